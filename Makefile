@@ -1,0 +1,88 @@
+# mirrorguard - one binary, one Makefile.
+#   make            build build/mirrorguard (DPDK built in when pkg-config finds libdpdk)
+#   make DPDK=0     build without DPDK
+#   make test       install what is missing, build, run every test (unit, ASan+UBSan, integration)
+#   make demo       install what is missing, build, replay the shipped demo captures
+#   make fuzz       build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
+#   make bench      scripts/bench.sh: speed figures (never part of make test)
+
+BUILD   ?= build
+CC      ?= cc
+PKGS    := libpcap yaml-0.1 hiredis
+DPDK    ?= $(shell pkg-config --exists libdpdk 2>/dev/null && echo 1 || echo 0)
+
+SRC     := $(wildcard sensor/*.c capture/*.c decoders/*.c detect/*.c config/*.c)
+ifeq ($(DPDK),1)
+PKGS    += libdpdk
+CPPFLAGS += -DHAVE_DPDK
+else
+SRC     := $(filter-out capture/cap_dpdk.c,$(SRC))
+endif
+LIBSRC  := $(filter-out sensor/main.c,$(SRC))
+
+INCS    := -Isensor -Icapture -Idecoders -Idetect -Iconfig
+OPT     ?= -O2
+CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
+           -fno-strict-aliasing $(INCS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+ifdef SAN
+CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o)
+LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
+TESTSRC  := $(wildcard tests/test_*.c)
+TESTOBJ  := $(TESTSRC:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all deps test unit unit-asan integration demo fuzz bench clean
+
+all: $(BUILD)/mirrorguard
+
+$(BUILD)/mirrorguard: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(LIBOBJ) $(TESTOBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+deps:
+	@scripts/install-deps.sh
+
+# The test command of the README: everything a fresh Debian 12 machine needs
+# is installed first, then unit tests (plain and under ASan+UBSan), then the
+# integration tests that replay real captures and talk to a real redis-server.
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) integration
+
+unit: $(BUILD)/unit-tests
+	cd tests && ../$(BUILD)/unit-tests
+
+unit-asan:
+	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 build-asan/unit-tests build-asan/mirrorguard
+	cd tests && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ../build-asan/unit-tests
+
+integration: $(BUILD)/mirrorguard
+	MG=$(CURDIR)/$(BUILD)/mirrorguard MG_ASAN=$(CURDIR)/build-asan/mirrorguard tests/run_integration.sh
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+bench: all
+	scripts/bench.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(OBJ:.o=.d) $(TESTOBJ:.o=.d)

@@ -1,0 +1,98 @@
+/* capture/cap.h - capture sources.
+ *
+ * A source belongs to one worker thread. rx_burst() fills up to 'max' packet
+ * descriptors; their data stays valid until release() is called for them (for
+ * the memory-mapped file reader, until close()). Sources never allocate per
+ * packet and never read the wall clock for packet times.
+ *
+ * Backends: "file" (cap_file.c: our own memory-mapped, bounds-checked pcap and
+ * pcapng reader, the fast path for replay), "pcap" (cap_pcap.c: libpcap, live
+ * interfaces and a fallback file reader), "dpdk" (cap_dpdk.c, HAVE_DPDK). */
+#ifndef MG_CAP_H
+#define MG_CAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Link types we decode (the pcap LINKTYPE_* values). */
+#define CAP_LINK_NULL      0    /* BSD loopback: 4-byte host-order family */
+#define CAP_LINK_ETHERNET  1
+#define CAP_LINK_RAW       101  /* raw IPv4/IPv6 */
+#define CAP_LINK_LOOP      108  /* OpenBSD loopback: 4-byte network-order family */
+#define CAP_LINK_SLL       113  /* Linux cooked v1 */
+#define CAP_LINK_SLL2      276  /* Linux cooked v2 */
+#define CAP_LINK_IPV4      228
+#define CAP_LINK_IPV6      229
+
+struct cap_pkt {
+    const uint8_t *data;    /* captured bytes */
+    uint32_t caplen;        /* bytes at data */
+    uint32_t wirelen;       /* length on the wire (>= caplen) */
+    uint64_t ts_ns;         /* ns since the epoch */
+    uint16_t linktype;      /* CAP_LINK_* (per packet: pcapng has one per interface) */
+    uint16_t _pad;
+    uint32_t _pad2;
+};
+
+/* Counters every source keeps. */
+struct cap_stats {
+    uint64_t pkts;          /* packets delivered */
+    uint64_t bytes;         /* captured bytes delivered */
+    uint64_t drops;         /* reported by the kernel / NIC */
+    uint64_t bad_records;   /* file records that were malformed (reader stops or skips) */
+    uint64_t skipped_blocks;/* pcapng blocks that are not packets */
+};
+
+struct cap_source;
+
+struct cap_ops {
+    const char *name;
+    /* Fill pkts[0..max). Returns the number filled, 0 when nothing is ready
+     * now (live) , CAP_EOF at the end of a file, or a negative -errno when the
+     * source is dead (err text via last_error()). */
+    int  (*rx_burst)(struct cap_source *s, struct cap_pkt *pkts, unsigned max);
+    /* Give back packets of the last burst (no-op for mmap files). */
+    void (*release)(struct cap_source *s, struct cap_pkt *pkts, unsigned n);
+    void (*stats)(struct cap_source *s, struct cap_stats *st);
+    const char *(*last_error)(struct cap_source *s);
+    void (*close)(struct cap_source *s);
+};
+
+#define CAP_EOF (-1000000)
+
+/* Every backend embeds this first. */
+struct cap_source {
+    const struct cap_ops *ops;
+};
+
+/* Open a pcap or pcapng file with the memory-mapped reader. Returns NULL and
+ * writes a one-line reason naming the file into err on failure (not a
+ * capture file, truncated header, unknown link type, ...). A file that ends
+ * in the middle of a record yields the complete records and then CAP_EOF,
+ * counting the torn record in bad_records. */
+struct cap_source *cap_file_open(const char *path, char *err, size_t errlen);
+
+/* Same over a caller-owned buffer (tests and fuzzing); buf must outlive it. */
+struct cap_source *cap_file_open_mem(const uint8_t *buf, size_t len,
+                                     char *err, size_t errlen);
+
+/* libpcap: live interface. */
+struct cap_pcap_opts {
+    const char *iface;      /* interface name */
+    int snaplen;            /* bytes per packet */
+    int buffer_mb;          /* kernel buffer */
+    int promiscuous;
+    int immediate;          /* deliver at once, no batching delay */
+    int timeout_ms;         /* read timeout when not immediate */
+    const char *bpf;        /* filter, NULL or "" for none */
+    int fanout_group;       /* >0: PACKET_FANOUT group id (several workers) */
+};
+struct cap_source *cap_pcap_open_live(const struct cap_pcap_opts *o,
+                                      char *err, size_t errlen);
+/* libpcap: offline file (fallback reader). */
+struct cap_source *cap_pcap_open_file(const char *path, char *err, size_t errlen);
+
+/* Wake a source blocked in rx_burst (live) so the worker sees a stop flag. */
+void cap_pcap_breakloop(struct cap_source *s);
+
+#endif /* MG_CAP_H */

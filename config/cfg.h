@@ -1,0 +1,163 @@
+/* config/cfg.h - the configuration: one YAML file (libyaml) parsed once at
+ * start into these plain structs. The hot path reads struct fields, never
+ * looks a key up by name.
+ *
+ * Errors name the file, line and column and the dotted key path:
+ *   "sensor.yaml:12:5: flows.max_flows: must be between 1024 and 268435456"
+ * cfg_load() collects every error (check-config reports all at once).
+ * '--set key.path=value' overrides go through the same parser and the same
+ * validation; their errors name "--set key.path" instead of a file line.
+ *
+ * Ownership: a struct cfg owns all its strings and arrays; cfg_free() frees
+ * them. Not thread-safe while loading; read-only afterwards. */
+#ifndef MG_CFG_H
+#define MG_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_MAX_PORTS 16
+
+struct cfg_cidr {
+    uint8_t family;         /* 4 or 6 */
+    uint8_t prefix;         /* 0..32 / 0..128 */
+    uint8_t addr[16];       /* v4 in the first 4 bytes, host bits cleared */
+};
+
+struct cfg_mirror_session {     /* mirror_sessions[]: VNI -> source ENI */
+    uint32_t vni;
+    char *eni;              /* "eni-..." */
+    char *instance_id;      /* "i-..." or "" */
+    char *account_id;       /* "" = the top-level account_id */
+    char *vpc_id;
+    char *subnet_id;
+    char *name;             /* traffic mirror session id, informative */
+};
+
+struct cfg_tag { char *key, *value; };
+
+struct cfg_asset {              /* assets[]: IP/CIDR -> instance */
+    struct cfg_cidr cidr;
+    char *instance_id, *eni, *subnet_id, *vpc_id;
+    struct cfg_tag *tags;
+    unsigned n_tags;
+};
+
+struct cfg_threat_list {        /* lists.threat[] */
+    char *name, *path, *category, *format;  /* format: txt | otx | proofpoint */
+};
+
+struct cfg {
+    char *path;             /* file it was read from ("" for defaults) */
+
+    /* identity of this sensor and the account it watches */
+    char *account_id;       /* default "000000000000" */
+    char *region;           /* default "us-east-1" */
+    char *az_id;            /* default "" */
+    char *sensor_id;        /* detectorId in findings; default hostname-free "mirrorguard" */
+
+    struct cfg_cidr *home_net;  /* default: RFC 1918 + RFC 4193 */
+    unsigned n_home_net;
+
+    struct {
+        char *source;           /* "file" | "pcap" | "dpdk"; default "pcap" live, "file" replay */
+        char *interface;        /* live: interface name */
+        int snaplen;            /* 64..262144, default 65535 */
+        int buffer_mb;          /* 1..4096, default 64 */
+        char *bpf;              /* default "" */
+        bool promiscuous;       /* default true */
+        bool immediate;         /* default true */
+        int timeout_ms;         /* 1..10000, default 100 */
+        struct {                /* DPDK EAL and port (issue 7) */
+            char **eal_args; unsigned n_eal_args;
+            int port;           /* default 0 */
+            int queues;         /* default 1 */
+            int mbufs;          /* default 8191 */
+        } dpdk;
+    } capture;
+
+    struct {
+        uint16_t vxlan_ports[CFG_MAX_PORTS];  unsigned n_vxlan_ports;  /* default [4789] */
+        uint16_t geneve_ports[CFG_MAX_PORTS]; unsigned n_geneve_ports; /* default [6081] */
+        int max_depth;          /* tunnel layers, 1..8, default 3 */
+        bool dedup_mirror_copies;   /* default true */
+    } decoder;
+
+    struct {
+        uint32_t max_flows;         /* per worker, 1024..2^28, default 1048576 */
+        uint32_t active_timeout;    /* seconds, default 60 */
+        uint32_t tcp_syn_timeout;   /* seconds: handshake not completed, default 30 */
+        uint32_t tcp_established_timeout;   /* default 300 */
+        uint32_t tcp_closed_timeout;        /* after FIN both ways or RST, default 5 */
+        uint32_t udp_timeout;       /* default 60 */
+        uint32_t icmp_timeout;      /* default 30 */
+        uint32_t other_timeout;     /* default 60 */
+    } flows;
+
+    struct {
+        bool enabled;               /* default true */
+        uint16_t ports[CFG_MAX_PORTS]; unsigned n_ports;  /* default [53] */
+        bool tcp;                   /* parse DNS over TCP, default true */
+        uint32_t max_pending;       /* per worker, default 65536 */
+        uint32_t timeout_ms;        /* unanswered query, default 5000 */
+        uint32_t max_tcp_streams;   /* per worker, default 1024 */
+    } dns;
+
+    struct {
+        char *flows_path;           /* "" = off; "-" = stdout */
+        char **flow_fields;         /* VPC Flow Logs field names, in order */
+        unsigned n_flow_fields;     /* default: the v2 default format */
+        char *dns_path;
+        char *findings_path;
+        char *stats_json_path;
+        uint32_t stats_interval;    /* seconds, live only, default 60; 0 = off */
+        struct {
+            char *url;              /* "" = off; redis://[user:pass@]host:port/db | unix:///path */
+            char *stream;           /* default "mirrorguard:findings" */
+            char *password_file, *password_env;
+            uint32_t stream_maxlen; /* default 100000 */
+            uint32_t connect_timeout_ms, command_timeout_ms;
+            char *channel;          /* default "mirrorguard:notify" */
+            char *spool_dir;        /* default "/var/lib/mirrorguard/spool" */
+            char *fsync;            /* "always" | "batch" | "never" */
+        } redis;
+    } outputs;
+
+    struct {
+        char *trusted;              /* path or "" */
+        struct cfg_threat_list *threat;
+        unsigned n_threat;
+    } lists;
+
+    struct cfg_asset *assets;
+    unsigned n_assets;
+    struct cfg_mirror_session *mirror_sessions;
+    unsigned n_mirror_sessions;
+
+    unsigned workers;               /* 1..64, default 1 */
+    uint32_t ring_size;             /* records per ring, power of two, default 65536 */
+    bool ring_block;                /* replay: wait when a ring is full instead of dropping; default true */
+};
+
+/* Fill c with the defaults. */
+void cfg_defaults(struct cfg *c);
+
+/* Read 'path' (NULL: defaults only) and then apply the 'n_sets' overrides
+ * "key.path=value" (value is YAML: a scalar, or a flow sequence such as
+ * [4789,8472]). On error returns -1 and writes the messages, one per line,
+ * into err (at most errlen bytes, truncated with "..."). On success returns
+ * 0; c then owns its memory. */
+int cfg_load(struct cfg *c, const char *path, const char *const *sets,
+             unsigned n_sets, char *err, size_t errlen);
+
+void cfg_free(struct cfg *c);
+
+/* Parse "10.0.0.0/8", "2001:db8::/32" or a bare address (/32, /128).
+ * Returns 0 or -1. */
+int cfg_parse_cidr(const char *s, struct cfg_cidr *out);
+
+/* Session for a VNI, or NULL. */
+const struct cfg_mirror_session *cfg_session_by_vni(const struct cfg *c, uint32_t vni);
+
+#endif /* MG_CFG_H */

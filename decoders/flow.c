@@ -1,0 +1,502 @@
+/* decoders/flow.c - flow table with a lazy timing wheel; see flow.h. */
+#include "flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL        UINT32_MAX
+#define WHEEL      4096u            /* one-second slots */
+#define WHEEL_MASK (WHEEL - 1)
+#define MS_UNSET   UINT32_MAX
+#define NS_PER_MS  1000000ull
+#define NS_PER_S   1000000000ull
+
+/* One flow. 120 bytes: keep it so (a static assert below), the bytes-per-flow
+ * figure in the README depends on it. Times are milliseconds after base_ns
+ * (the flow's first packet), which keeps four timestamps in 16 bytes. */
+struct flow_ent {
+    struct mg_addr src, dst;        /* initiator, responder */
+    uint16_t sport, dport;
+    uint8_t  proto, family, state, cls;
+    uint8_t  tflags[2];             /* TCP flags OR'd per direction */
+    uint16_t vlan;
+    uint32_t hnext;                 /* bucket chain; NIL ends; free list too */
+    uint32_t wprev, wnext;          /* wheel slot list */
+    uint32_t vni[2];                /* session that owns each direction */
+    uint64_t base_ns;
+    uint64_t bytes[2];
+    uint32_t pkts[2];
+    uint32_t first_ms[2], last_ms[2];   /* MS_UNSET: no packet in this record */
+    uint32_t deadline;              /* second whose slot holds the entry */
+    uint8_t  vni_set;               /* bit d: vni[d] valid */
+    uint8_t  _pad[3];
+};
+_Static_assert(sizeof(struct flow_ent) == 120, "flow entry must stay 120 bytes");
+
+struct flow_table {
+    struct flow_ent *ents;
+    uint32_t *buckets;
+    uint32_t nbuckets, mask;
+    uint32_t capacity;
+    uint32_t free_head;
+    uint32_t wheel[WHEEL];
+    uint64_t cur_s;                 /* wheel time: last second processed */
+    int      started;
+    struct flow_cfg cfg;
+    struct flow_stats st;
+};
+
+/* ==== Hashing ==== */
+
+static inline uint64_t
+mix64(uint64_t x)
+{
+    /* splitmix64 finaliser: cheap, full avalanche */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+static inline uint64_t
+load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t
+endpoint_hash(const struct mg_addr *a, uint16_t port, uint64_t seed)
+{
+    return mix64(load64(a->b) ^ seed) + mix64(load64(a->b + 8) ^ (seed + port));
+}
+
+/* Sum of the two endpoint hashes: symmetric by construction. */
+static inline uint64_t
+key_hash(const struct mg_addr *s, uint16_t sp, const struct mg_addr *d, uint16_t dp,
+         uint8_t proto, uint16_t vlan, uint64_t seed)
+{
+    uint64_t h = endpoint_hash(s, sp, seed) + endpoint_hash(d, dp, seed);
+    return mix64(h ^ ((uint64_t)proto << 16 | vlan));
+}
+
+uint64_t
+flow_hash(const struct dec_pkt *p, uint64_t seed)
+{
+    return key_hash(&p->src, p->sport, &p->dst, p->dport, p->proto, p->vlan, seed);
+}
+
+/* ==== Table ==== */
+
+struct flow_table *
+flow_new(const struct flow_cfg *c)
+{
+    struct flow_table *ft = calloc(1, sizeof(*ft));
+    if (!ft)
+        return NULL;
+    ft->cfg = *c;
+    uint32_t n = 1024;
+    while (n < c->max_flows && n < (1u << 28))
+        n <<= 1;
+    ft->capacity = n;
+    ft->nbuckets = n;
+    ft->mask = n - 1;
+    ft->ents = malloc((size_t)n * sizeof(*ft->ents));
+    ft->buckets = malloc((size_t)n * sizeof(*ft->buckets));
+    if (!ft->ents || !ft->buckets) {
+        flow_free(ft);
+        return NULL;
+    }
+    memset(ft->buckets, 0xff, (size_t)n * sizeof(*ft->buckets));
+    for (uint32_t i = 0; i < n; i++)
+        ft->ents[i].hnext = i + 1 < n ? i + 1 : NIL;
+    ft->free_head = 0;
+    for (uint32_t i = 0; i < WHEEL; i++)
+        ft->wheel[i] = NIL;
+    ft->st.capacity = n;
+    ft->st.bytes_alloc = (uint64_t)n * (sizeof(*ft->ents) + sizeof(*ft->buckets));
+    return ft;
+}
+
+void
+flow_free(struct flow_table *ft)
+{
+    if (!ft)
+        return;
+    free(ft->ents);
+    free(ft->buckets);
+    free(ft);
+}
+
+static inline int
+flow_cls(const struct flow_ent *e)
+{
+    switch (e->proto) {
+    case 6:
+        switch (e->state) {
+        case TCP_ESTABLISHED: case TCP_FIN: return FC_TCP_EST;
+        case TCP_CLOSED: case TCP_RST: return FC_TCP_CLOSED;
+        default: return FC_TCP_SYN;
+        }
+    case 17: case 136: return FC_UDP;
+    case 1: case 58: return FC_ICMP;
+    default: return FC_OTHER;
+    }
+}
+
+static inline uint32_t
+max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
+/* The second at which e must be looked at again. */
+static uint64_t
+ent_deadline(const struct flow_table *ft, const struct flow_ent *e, int *is_idle)
+{
+    uint32_t last = 0;
+    uint32_t start = MS_UNSET;
+    for (int d = 0; d < 2; d++) {
+        if (e->last_ms[d] != MS_UNSET)
+            last = max_u32(last, e->last_ms[d]);
+        if (e->pkts[d] && e->first_ms[d] < start)
+            start = e->first_ms[d];
+    }
+    uint64_t idle = (e->base_ns + last * NS_PER_MS) / NS_PER_S + ft->cfg.timeout_s[e->cls];
+    if (start == MS_UNSET) {
+        *is_idle = 1;
+        return idle;
+    }
+    uint64_t act = (e->base_ns + start * NS_PER_MS) / NS_PER_S + ft->cfg.active_s;
+    *is_idle = idle <= act;
+    return idle <= act ? idle : act;
+}
+
+static inline void
+wheel_link(struct flow_table *ft, uint32_t i, uint64_t dl)
+{
+    struct flow_ent *e = &ft->ents[i];
+    if (dl <= ft->cur_s)
+        dl = ft->cur_s + 1;
+    e->deadline = (uint32_t)dl;
+    uint32_t s = (uint32_t)dl & WHEEL_MASK;
+    e->wprev = NIL;
+    e->wnext = ft->wheel[s];
+    if (e->wnext != NIL)
+        ft->ents[e->wnext].wprev = i;
+    ft->wheel[s] = i;
+}
+
+static inline void
+wheel_unlink(struct flow_table *ft, uint32_t i)
+{
+    struct flow_ent *e = &ft->ents[i];
+    if (e->wprev != NIL)
+        ft->ents[e->wprev].wnext = e->wnext;
+    else
+        ft->wheel[e->deadline & WHEEL_MASK] = e->wnext;
+    if (e->wnext != NIL)
+        ft->ents[e->wnext].wprev = e->wprev;
+}
+
+static void
+emit_rec(struct flow_table *ft, const struct flow_ent *e, int reason,
+         flow_emit_cb emit, void *arg)
+{
+    if (!e->pkts[0] && !e->pkts[1])
+        return;                     /* nothing since the last record */
+    struct flow_rec r;
+    memset(&r, 0, sizeof(r));
+    r.src = e->src;
+    r.dst = e->dst;
+    r.sport = e->sport;
+    r.dport = e->dport;
+    r.proto = e->proto;
+    r.family = e->family;
+    r.reason = (uint8_t)reason;
+    r.tcp_state = e->state;
+    r.vlan = e->vlan;
+    r.vni = e->vni[0];
+    for (int d = 0; d < 2; d++) {
+        r.dir[d].pkts = e->pkts[d];
+        r.dir[d].bytes = e->bytes[d];
+        r.dir[d].tcp_flags = e->tflags[d];
+        r.dir[d].vni = e->vni[d];
+        if (e->pkts[d]) {
+            r.dir[d].first_ns = e->base_ns + e->first_ms[d] * NS_PER_MS;
+            r.dir[d].last_ns = e->base_ns + e->last_ms[d] * NS_PER_MS;
+        }
+    }
+    if (!(e->vni_set & 1))
+        r.vni = e->vni[1];
+    r.seq = ft->st.records++;
+    emit(arg, &r);
+}
+
+/* Take entry i out of its bucket chain and put it on the free list. */
+static void
+ent_release(struct flow_table *ft, uint32_t i)
+{
+    struct flow_ent *e = &ft->ents[i];
+    uint32_t b = (uint32_t)key_hash(&e->src, e->sport, &e->dst, e->dport, e->proto,
+                                    e->vlan, ft->cfg.seed) & ft->mask;
+    uint32_t *pp = &ft->buckets[b];
+    while (*pp != NIL && *pp != i)
+        pp = &ft->ents[*pp].hnext;
+    if (*pp == i)
+        *pp = e->hnext;
+    e->hnext = ft->free_head;
+    ft->free_head = i;
+    ft->st.in_use--;
+}
+
+/* Active timeout: the record is written, the flow goes on. */
+static void
+ent_reset_counters(struct flow_ent *e)
+{
+    for (int d = 0; d < 2; d++) {
+        e->pkts[d] = 0;
+        e->bytes[d] = 0;
+        e->tflags[d] = 0;
+        e->first_ms[d] = MS_UNSET;
+    }
+}
+
+static void
+process_slot(struct flow_table *ft, uint32_t slot, uint64_t now_s,
+             flow_emit_cb emit, void *arg)
+{
+    uint32_t i = ft->wheel[slot];
+    ft->wheel[slot] = NIL;              /* detach: re-links may land here again */
+    while (i != NIL) {
+        struct flow_ent *e = &ft->ents[i];
+        uint32_t next = e->wnext;
+        int idle;
+        uint64_t dl = ent_deadline(ft, e, &idle);
+        if (dl <= now_s) {
+            if (idle) {
+                emit_rec(ft, e, FLOW_END_IDLE, emit, arg);
+                ft->st.idle++;
+                ent_release(ft, i);
+            } else {
+                emit_rec(ft, e, FLOW_END_ACTIVE, emit, arg);
+                ft->st.active++;
+                ent_reset_counters(e);
+                dl = ent_deadline(ft, e, &idle);
+                wheel_link(ft, i, dl);
+            }
+        } else {
+            wheel_link(ft, i, dl);
+        }
+        i = next;
+    }
+}
+
+void
+flow_advance(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, void *arg)
+{
+    uint64_t now_s = now_ns / NS_PER_S;
+    if (!ft->started) {
+        ft->started = 1;
+        ft->cur_s = now_s;
+        return;
+    }
+    if (now_s <= ft->cur_s)
+        return;
+    uint64_t steps = now_s - ft->cur_s;
+    if (steps > WHEEL)
+        steps = WHEEL;                  /* a jump of months: one lap visits all */
+    uint64_t from = ft->cur_s;
+    ft->cur_s = now_s;                  /* re-links go after now */
+    for (uint64_t k = 1; k <= steps; k++)
+        process_slot(ft, (uint32_t)(from + k) & WHEEL_MASK, now_s, emit, arg);
+}
+
+/* Table full: evict the entry whose deadline comes first. */
+static int
+evict_one(struct flow_table *ft, flow_emit_cb emit, void *arg)
+{
+    for (uint32_t k = 1; k <= WHEEL; k++) {
+        uint32_t s = (uint32_t)(ft->cur_s + k) & WHEEL_MASK;
+        uint32_t i = ft->wheel[s];
+        if (i == NIL)
+            continue;
+        /* the oldest in a slot is at its tail; take the head, it is O(1)
+         * and the slot's entries share a deadline second anyway */
+        wheel_unlink(ft, i);
+        emit_rec(ft, &ft->ents[i], FLOW_END_EVICT, emit, arg);
+        ft->st.evicted++;
+        ent_release(ft, i);
+        return 0;
+    }
+    return -1;
+}
+
+static void
+tcp_update(struct flow_ent *e, int dir, uint8_t fl)
+{
+    enum { FIN = 0x01, SYN = 0x02, RST = 0x04, ACK = 0x10 };
+    if (fl & RST) {
+        e->state = TCP_RST;
+        return;
+    }
+    switch (e->state) {
+    case TCP_NONE:
+        if ((fl & (SYN | ACK)) == SYN)
+            e->state = TCP_SYN;
+        else if ((fl & (SYN | ACK)) == (SYN | ACK))
+            e->state = TCP_SYNACK;
+        else
+            e->state = TCP_ESTABLISHED;     /* picked up mid-stream */
+        break;
+    case TCP_SYN:
+        if (dir == 1 && (fl & (SYN | ACK)) == (SYN | ACK))
+            e->state = TCP_SYNACK;
+        break;
+    case TCP_SYNACK:
+        if (dir == 0 && (fl & ACK) && !(fl & SYN))
+            e->state = TCP_ESTABLISHED;
+        break;
+    default:
+        break;
+    }
+    if ((e->tflags[0] & FIN) && (e->tflags[1] & FIN))
+        e->state = TCP_CLOSED;
+    else if (fl & FIN)
+        e->state = TCP_FIN;
+}
+
+/* Who started it. A flow first seen by its SYN-ACK was started by the
+ * receiver; a UDP packet from a low port to a high one is most likely a
+ * server's answer (Zeek flips such flows too). */
+static int
+initiator_is_dst(const struct dec_pkt *p)
+{
+    if (p->proto == 6)
+        return (p->tcp_flags & 0x12) == 0x12;
+    if (p->proto == 17)
+        return p->sport < 1024 && p->dport >= 1024;
+    return 0;
+}
+
+int
+flow_packet(struct flow_table *ft, const struct dec_pkt *p, uint64_t ts_ns,
+            struct flow_hit *hit, flow_emit_cb emit, void *arg)
+{
+    uint64_t h = flow_hash(p, ft->cfg.seed);
+    uint32_t b = (uint32_t)h & ft->mask;
+    uint32_t i = ft->buckets[b];
+    int dir = 0;
+    struct flow_ent *e = NULL;
+
+    while (i != NIL) {
+        e = &ft->ents[i];
+        if (e->proto == p->proto && e->vlan == p->vlan) {
+            if (e->sport == p->sport && e->dport == p->dport &&
+                memcmp(&e->src, &p->src, 16) == 0 && memcmp(&e->dst, &p->dst, 16) == 0) {
+                dir = 0;
+                break;
+            }
+            if (e->sport == p->dport && e->dport == p->sport &&
+                memcmp(&e->src, &p->dst, 16) == 0 && memcmp(&e->dst, &p->src, 16) == 0) {
+                dir = 1;
+                break;
+            }
+        }
+        i = e->hnext;
+    }
+
+    hit->is_new = 0;
+    if (i == NIL) {
+        if (ft->free_head == NIL && evict_one(ft, emit, arg) != 0)
+            return -1;                  /* cannot happen: a full table has entries */
+        i = ft->free_head;
+        e = &ft->ents[i];
+        ft->free_head = e->hnext;
+        int flip = initiator_is_dst(p);
+        e->src = flip ? p->dst : p->src;
+        e->dst = flip ? p->src : p->dst;
+        e->sport = flip ? p->dport : p->sport;
+        e->dport = flip ? p->sport : p->dport;
+        e->proto = p->proto;
+        e->family = p->family;
+        e->vlan = p->vlan;
+        e->state = TCP_NONE;
+        e->vni_set = 0;
+        e->vni[0] = e->vni[1] = 0;
+        e->base_ns = ts_ns;
+        for (int d = 0; d < 2; d++)
+            e->last_ms[d] = MS_UNSET;
+        ent_reset_counters(e);
+        e->hnext = ft->buckets[b];
+        ft->buckets[b] = i;
+        dir = flip;
+        e->cls = (uint8_t)flow_cls(e);
+        uint64_t t = ts_ns / NS_PER_S;
+        wheel_link(ft, i, (t > ft->cur_s ? t : ft->cur_s) + ft->cfg.timeout_s[e->cls]);
+        ft->st.created++;
+        ft->st.in_use++;
+        hit->is_new = 1;
+    }
+
+    /* Mirror duplicate: this direction already belongs to another session. */
+    if (e->vni_set & (1u << dir)) {
+        if (e->vni[dir] != p->vni && ft->cfg.dedup) {
+            ft->st.duplicates++;
+            return -1;
+        }
+    } else {
+        e->vni[dir] = p->vni;
+        e->vni_set |= (uint8_t)(1u << dir);
+    }
+
+    uint32_t ms = ts_ns > e->base_ns ? (uint32_t)((ts_ns - e->base_ns) / NS_PER_MS) : 0;
+    if (e->first_ms[dir] == MS_UNSET || ms < e->first_ms[dir])
+        e->first_ms[dir] = ms;
+    if (e->last_ms[dir] == MS_UNSET || ms > e->last_ms[dir])
+        e->last_ms[dir] = ms;
+    e->pkts[dir]++;
+    e->bytes[dir] += p->ip_len;
+    if (p->proto == 6) {
+        e->tflags[dir] |= p->tcp_flags;
+        uint8_t old_cls = e->cls;
+        tcp_update(e, dir, p->tcp_flags);
+        e->cls = (uint8_t)flow_cls(e);
+        /* A shorter timeout (closed, reset) must not wait for the old slot. */
+        if (e->cls != old_cls &&
+            ft->cfg.timeout_s[e->cls] < ft->cfg.timeout_s[old_cls]) {
+            int idle;
+            uint64_t dl = ent_deadline(ft, e, &idle);
+            if (dl < e->deadline) {
+                wheel_unlink(ft, i);
+                wheel_link(ft, i, dl);
+            }
+        }
+    }
+    hit->dir = dir;
+    hit->tcp_state = e->state;
+    return 0;
+}
+
+void
+flow_flush(struct flow_table *ft, flow_emit_cb emit, void *arg)
+{
+    for (uint32_t k = 1; k <= WHEEL; k++) {
+        uint32_t s = (uint32_t)(ft->cur_s + k) & WHEEL_MASK;
+        uint32_t i = ft->wheel[s];
+        ft->wheel[s] = NIL;
+        while (i != NIL) {
+            uint32_t next = ft->ents[i].wnext;
+            emit_rec(ft, &ft->ents[i], FLOW_END_FLUSH, emit, arg);
+            ft->st.flushed++;
+            ent_release(ft, i);
+            i = next;
+        }
+    }
+}
+
+void
+flow_stats(const struct flow_table *ft, struct flow_stats *st)
+{
+    *st = ft->st;
+}

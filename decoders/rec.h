@@ -1,0 +1,127 @@
+/* decoders/rec.h - the fixed-size records that cross the SPSC rings.
+ *
+ * Workers fill these by value (never pointers into capture memory) and the
+ * detection and output threads read them. Sizes are fixed so a ring slot holds
+ * one record and nothing is allocated per packet. Times are nanoseconds since
+ * the Unix epoch: packet time in replay, capture time live. */
+#ifndef MG_REC_H
+#define MG_REC_H
+
+#include <stdint.h>
+
+/* An address of either family. v4 addresses are stored in the first 4 bytes
+ * with the other 12 zero, so a key compares with one memcmp. */
+struct mg_addr {
+    uint8_t b[16];
+};
+
+enum rec_kind {
+    REC_FLOW = 1,       /* struct flow_rec */
+    REC_DNS  = 2,       /* struct dns_rec */
+    REC_TICK = 3,       /* time only: lets detectors age windows when quiet */
+    REC_END  = 4,       /* producer finished (end of replay / shutdown) */
+};
+
+/* Why a flow record was written. */
+enum flow_reason {
+    FLOW_END_IDLE   = 0,    /* idle timeout of its protocol/state */
+    FLOW_END_ACTIVE = 1,    /* active timeout: flow goes on, counters reset */
+    FLOW_END_EVICT  = 2,    /* table full: evicted to make room */
+    FLOW_END_FLUSH  = 3,    /* end of capture / shutdown */
+};
+
+/* TCP state as far as the packets show it. */
+enum flow_tcp_state {
+    TCP_NONE = 0,       /* not TCP, or nothing seen yet */
+    TCP_SYN,            /* SYN from initiator */
+    TCP_SYNACK,         /* SYN-ACK from responder */
+    TCP_ESTABLISHED,    /* ACK (or data) after SYN-ACK, or mid-stream pickup */
+    TCP_FIN,            /* FIN seen from one side */
+    TCP_CLOSED,         /* FIN both ways */
+    TCP_RST,            /* reset */
+};
+
+/* VPC Flow Logs' tcp-flags bits. SYN-ACK is reported as 18 (SYN|ACK). */
+#define VPC_TCP_FIN 0x01
+#define VPC_TCP_SYN 0x02
+#define VPC_TCP_RST 0x04
+#define VPC_TCP_ACK 0x10
+
+struct flow_dir {
+    uint64_t bytes;         /* sum of IP total lengths (not captured length) */
+    uint64_t first_ns;      /* 0 when no packet went this way */
+    uint64_t last_ns;
+    uint32_t pkts;
+    uint32_t vni;           /* mirror session this direction came from */
+    uint8_t  tcp_flags;     /* raw TCP flags OR'd over the direction */
+    uint8_t  _pad[7];
+};
+
+/* One flow, both directions. dir[0] is the initiator (who sent the first
+ * packet, or the SYN), dir[1] the responder. */
+struct flow_rec {
+    struct mg_addr src, dst;    /* initiator, responder */
+    uint16_t sport, dport;      /* ICMP: type/code in sport, 0 in dport */
+    uint8_t  proto;             /* IP protocol number */
+    uint8_t  family;            /* 4 or 6 */
+    uint8_t  reason;            /* enum flow_reason */
+    uint8_t  tcp_state;         /* enum flow_tcp_state */
+    uint32_t vni;               /* mirror session (0 = not tunnelled) */
+    uint16_t vlan;              /* inner VLAN id, 0 = none */
+    uint16_t _pad;
+    uint64_t seq;               /* per-worker record number (ordering) */
+    struct flow_dir dir[2];
+};
+
+#define DNS_MAX_NAME    256     /* presentation form, with the final NUL */
+#define DNS_MAX_ANSWERS 8
+#define DNS_MAX_RDATA   128     /* presentation form of one answer, truncated */
+
+struct dns_answer {
+    uint16_t type;
+    uint16_t len;               /* strlen(data) */
+    uint32_t ttl;
+    char     data[DNS_MAX_RDATA];   /* "1.2.3.4", "2001:db8::1", a name, TXT text */
+};
+
+/* One DNS transaction: a query and, when seen, its response. */
+struct dns_rec {
+    struct mg_addr client, server;
+    uint16_t cport, sport;      /* client port, server port */
+    uint8_t  family;            /* 4 or 6 */
+    uint8_t  transport;         /* 17 UDP, 6 TCP */
+    uint8_t  has_query;         /* query packet seen */
+    uint8_t  has_response;      /* response packet seen */
+    uint16_t id;                /* transaction id */
+    uint16_t qtype, qclass;
+    uint8_t  rcode;             /* valid when has_response */
+    uint8_t  flags;             /* DNS_F_* below, from the response when seen */
+    uint8_t  n_answers;         /* answers kept (<= DNS_MAX_ANSWERS) */
+    uint8_t  answers_total_trunc; /* 1 if the message had more than were kept */
+    uint16_t an_count;          /* ANCOUNT as the response claimed */
+    uint16_t _pad;
+    uint32_t vni;
+    uint64_t query_ns, response_ns;
+    uint64_t seq;
+    uint16_t qname_len;         /* strlen(qname) */
+    char     qname[DNS_MAX_NAME];   /* lower-case presentation form, no final dot */
+    struct dns_answer answers[DNS_MAX_ANSWERS];
+};
+
+#define DNS_F_AA 0x01
+#define DNS_F_TC 0x02
+#define DNS_F_RD 0x04
+#define DNS_F_RA 0x08
+
+/* What a ring slot holds: a tagged union of every record kind. */
+struct mg_rec {
+    uint32_t kind;              /* enum rec_kind */
+    uint32_t worker;            /* producer's index */
+    uint64_t ts_ns;             /* producer's packet clock when written */
+    union {
+        struct flow_rec flow;
+        struct dns_rec  dns;
+    } u;
+};
+
+#endif /* MG_REC_H */

@@ -1,0 +1,58 @@
+/* detect/det.c - the detector registry and dispatch; see det.h. */
+#include "det.h"
+
+#include <string.h>
+
+/* The one list of detectors, in the order they run. */
+static const struct det_ops *const det_all[] = {
+    NULL,   /* (empty until the first detectors land) */
+};
+
+int
+det_set_init(struct det_set *s, const struct cfg *c, char *err, unsigned errlen)
+{
+    memset(s, 0, sizeof(*s));
+    for (unsigned i = 0; i < sizeof(det_all) / sizeof(det_all[0]); i++) {
+        const struct det_ops *o = det_all[i];
+        if (!o || s->n >= sizeof(s->ops) / sizeof(s->ops[0]))
+            continue;
+        if (o->init(&s->state[s->n], c, err, errlen) != 0) {
+            det_set_fini(s);
+            return -1;
+        }
+        s->ops[s->n++] = o;
+    }
+    return 0;
+}
+
+void
+det_set_flow(struct det_set *s, const struct flow_rec *f)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->ops[i]->on_flow)
+            s->ops[i]->on_flow(s->state[i], f);
+}
+
+void
+det_set_dns(struct det_set *s, const struct dns_rec *d)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->ops[i]->on_dns)
+            s->ops[i]->on_dns(s->state[i], d);
+}
+
+void
+det_set_tick(struct det_set *s, uint64_t now_ns)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->ops[i]->tick)
+            s->ops[i]->tick(s->state[i], now_ns);
+}
+
+void
+det_set_fini(struct det_set *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        s->ops[i]->fini(s->state[i]);
+    s->n = 0;
+}

@@ -1,0 +1,382 @@
+/* sensor/main.c - the mirrorguard program: command line, configuration,
+ * threads and lifecycle. The only place that exits.
+ *
+ * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error;
+ * every failure prints one line that names the file (and line) at fault. */
+#include "sensor.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+_Atomic int g_stop;
+
+static struct cap_source *g_live[MG_MAX_WORKERS];
+static unsigned g_n_live;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&g_stop, 1);
+    for (unsigned i = 0; i < g_n_live; i++)
+        if (g_live[i])
+            cap_pcap_breakloop(g_live[i]);
+}
+
+static void
+usage(FILE *f)
+{
+    fputs("usage: mirrorguard replay [-c CONFIG] [--set KEY=VALUE]... [--flows-out FILE]\n"
+          "                          [--dns-out FILE] [--findings-out FILE] [--stats-json FILE]\n"
+          "                          [--capture file|pcap] PCAP...\n"
+          "       mirrorguard run -c CONFIG [--set KEY=VALUE]... [same output options]\n"
+          "       mirrorguard check-config CONFIG [--set KEY=VALUE]...\n"
+          "       mirrorguard --version | --help\n"
+          "\n"
+          "replay        read pcap/pcapng files as fast as possible, then exit\n"
+          "run           capture live until SIGINT/SIGTERM, then flush and exit\n"
+          "check-config  report every error in CONFIG and exit (0 = valid)\n"
+          "FILE '-' is standard output. --set overrides any configuration key by its\n"
+          "dotted path, e.g. --set flows.active_timeout=10 --set decoder.vxlan_ports=[4789,8472]\n"
+          "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n", f);
+}
+
+static double
+mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = strdup(v);
+}
+
+struct opts {
+    const char *config;
+    const char *sets[256];
+    unsigned n_sets;
+    const char *flows_out, *dns_out, *findings_out, *stats_json, *capture;
+    char **files;
+    int n_files;
+};
+
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        { "config", required_argument, 0, 'c' },
+        { "set", required_argument, 0, 's' },
+        { "flows-out", required_argument, 0, 'F' },
+        { "dns-out", required_argument, 0, 'D' },
+        { "findings-out", required_argument, 0, 'X' },
+        { "stats-json", required_argument, 0, 'S' },
+        { "capture", required_argument, 0, 'C' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+c:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'c': o->config = optarg; break;
+        case 's':
+            if (o->n_sets >= sizeof(o->sets) / sizeof(o->sets[0])) {
+                fprintf(stderr, "mirrorguard: too many --set options\n");
+                return -1;
+            }
+            o->sets[o->n_sets++] = optarg;
+            break;
+        case 'F': o->flows_out = optarg; break;
+        case 'D': o->dns_out = optarg; break;
+        case 'X': o->findings_out = optarg; break;
+        case 'S': o->stats_json = optarg; break;
+        case 'C': o->capture = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default: return -1;
+        }
+    }
+    o->files = argv + optind;
+    o->n_files = argc - optind;
+    return 0;
+}
+
+static int
+load_config(struct cfg *c, const struct opts *o)
+{
+    char err[8192];
+    if (cfg_load(c, o->config, o->sets, o->n_sets, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s", err);
+        if (err[0] && err[strlen(err) - 1] != '\n')
+            fputc('\n', stderr);
+        return -1;
+    }
+    if (o->flows_out)
+        set_str(&c->outputs.flows_path, o->flows_out);
+    if (o->dns_out)
+        set_str(&c->outputs.dns_path, o->dns_out);
+    if (o->findings_out)
+        set_str(&c->outputs.findings_path, o->findings_out);
+    if (o->stats_json)
+        set_str(&c->outputs.stats_json_path, o->stats_json);
+    return 0;
+}
+
+/* Start the pipeline, wait for the workers to finish (or a signal), print the
+ * figures. Returns the exit status. */
+static int
+run_pipeline(struct pipeline *p, int live)
+{
+    char err[512];
+    double t0 = mono_s(), next_stats = t0 + p->cfg->outputs.stats_interval;
+    int rc = 0;
+
+    p->det_out = ring_new((size_t)p->cfg->ring_size * 256);
+    if (!p->det_out) {
+        fprintf(stderr, "mirrorguard: out of memory for rings\n");
+        return 1;
+    }
+    if (output_open(&p->out, p->cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mirrorguard: %s\n", err);
+        ring_free(p->det_out);
+        return 1;
+    }
+    pthread_create(&p->out_thread, NULL, output_main, p);
+    pthread_create(&p->det_thread, NULL, detect_main, p);
+    for (unsigned i = 0; i < p->n_workers; i++)
+        pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
+
+    if (live) {
+        /* The main thread only watches: periodic stats until every worker
+         * has stopped (on a signal or a dead source). */
+        for (;;) {
+            unsigned done = 0;
+            for (unsigned i = 0; i < p->n_workers; i++)
+                done += atomic_load(&p->workers[i].done);
+            if (done == p->n_workers)
+                break;
+            struct timespec ts = { 0, 100 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+            if (p->cfg->outputs.stats_interval && mono_s() >= next_stats) {
+                stats_print(stderr, p, mono_s() - t0);
+                next_stats += p->cfg->outputs.stats_interval;
+            }
+        }
+    }
+    for (unsigned i = 0; i < p->n_workers; i++) {
+        pthread_join(p->workers[i].thread, NULL);
+        if (p->workers[i].exit_code) {
+            fprintf(stderr, "mirrorguard: worker %u: %s\n", i, p->workers[i].err);
+            rc = 1;
+        }
+    }
+    pthread_join(p->det_thread, NULL);
+    pthread_join(p->out_thread, NULL);
+    double wall = mono_s() - t0;
+    if (output_close(&p->out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mirrorguard: %s\n", err);
+        rc = 1;
+    }
+    stats_print(stderr, p, wall);
+    if (p->cfg->outputs.stats_json_path && *p->cfg->outputs.stats_json_path &&
+        stats_write_json(p->cfg->outputs.stats_json_path, p, wall) != 0) {
+        fprintf(stderr, "mirrorguard: %s: cannot write stats: %s\n",
+                p->cfg->outputs.stats_json_path, strerror(errno));
+        rc = 1;
+    }
+    ring_free(p->det_out);
+    return rc;
+}
+
+static struct dec_cfg g_dec;
+
+static int
+cmd_replay(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    struct cfg c;
+    struct pipeline p = { 0 };
+    struct worker w;
+    char err[512];
+    int rc;
+
+    if (parse_opts(argc, argv, &o) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (o.n_files == 0) {
+        fprintf(stderr, "mirrorguard replay: no capture file given\n");
+        usage(stderr);
+        return 2;
+    }
+    if (load_config(&c, &o) != 0)
+        return 2;
+    const char *how = o.capture ? o.capture : "file";
+    if (strcmp(how, "file") && strcmp(how, "pcap")) {
+        fprintf(stderr, "mirrorguard replay: --capture %s: expected file or pcap%s\n", how,
+                strcmp(how, "dpdk") == 0 ? " (dpdk replay is not built yet)" : "");
+        cfg_free(&c);
+        return 2;
+    }
+    dec_cfg_init(&g_dec, c.decoder.vxlan_ports, c.decoder.n_vxlan_ports,
+                 c.decoder.geneve_ports, c.decoder.n_geneve_ports, c.decoder.max_depth);
+    if (worker_init(&w, 0, &c, &g_dec, c.ring_block, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mirrorguard: %s\n", err);
+        cfg_free(&c);
+        return 1;
+    }
+    w.srcs = calloc((size_t)o.n_files, sizeof(*w.srcs));
+    for (int i = 0; i < o.n_files; i++) {
+        struct cap_source *s = strcmp(how, "pcap") == 0
+            ? cap_pcap_open_file(o.files[i], err, sizeof(err))
+            : cap_file_open(o.files[i], err, sizeof(err));
+        if (!s) {
+            fprintf(stderr, "mirrorguard: %s\n", err);
+            worker_fini(&w);
+            cfg_free(&c);
+            return 2;
+        }
+        w.srcs[w.n_srcs++] = s;
+    }
+    p.cfg = &c;
+    p.workers = &w;
+    p.n_workers = 1;
+    p.block = c.ring_block;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    rc = run_pipeline(&p, 0);
+    worker_fini(&w);
+    cfg_free(&c);
+    return rc;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    struct cfg c;
+    struct pipeline p = { 0 };
+    struct worker w;
+    char err[512];
+
+    if (parse_opts(argc, argv, &o) != 0 || o.n_files != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (!o.config) {
+        fprintf(stderr, "mirrorguard run: -c CONFIG is required\n");
+        return 2;
+    }
+    if (load_config(&c, &o) != 0)
+        return 2;
+    if (!c.capture.interface || !*c.capture.interface) {
+        fprintf(stderr, "%s: capture.interface: required for 'run'\n", o.config);
+        cfg_free(&c);
+        return 2;
+    }
+    if (c.capture.source && strcmp(c.capture.source, "dpdk") == 0) {
+        fprintf(stderr, "%s: capture.source: dpdk live capture is not built yet; use pcap\n", o.config);
+        cfg_free(&c);
+        return 2;
+    }
+    dec_cfg_init(&g_dec, c.decoder.vxlan_ports, c.decoder.n_vxlan_ports,
+                 c.decoder.geneve_ports, c.decoder.n_geneve_ports, c.decoder.max_depth);
+    if (worker_init(&w, 0, &c, &g_dec, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mirrorguard: %s\n", err);
+        cfg_free(&c);
+        return 1;
+    }
+    struct cap_pcap_opts po = {
+        .iface = c.capture.interface,
+        .snaplen = c.capture.snaplen,
+        .buffer_mb = c.capture.buffer_mb,
+        .promiscuous = c.capture.promiscuous,
+        .immediate = c.capture.immediate,
+        .timeout_ms = c.capture.timeout_ms,
+        .bpf = c.capture.bpf,
+    };
+    w.srcs = calloc(1, sizeof(*w.srcs));
+    w.srcs[0] = cap_pcap_open_live(&po, err, sizeof(err));
+    if (!w.srcs[0]) {
+        fprintf(stderr, "mirrorguard: %s\n", err);
+        worker_fini(&w);
+        cfg_free(&c);
+        return 1;
+    }
+    w.n_srcs = 1;
+    w.live = 1;
+    g_live[0] = w.srcs[0];
+    g_n_live = 1;
+    p.cfg = &c;
+    p.workers = &w;
+    p.n_workers = 1;
+    p.block = 0;
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    fprintf(stderr, "mirrorguard: capturing on %s (SIGINT/SIGTERM to stop)\n", c.capture.interface);
+    int rc = run_pipeline(&p, 1);
+    g_n_live = 0;
+    worker_fini(&w);
+    cfg_free(&c);
+    return rc;
+}
+
+static int
+cmd_check_config(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    struct cfg c;
+    if (parse_opts(argc, argv, &o) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (!o.config && o.n_files == 1)
+        o.config = o.files[0];
+    else if (o.n_files != 0 || !o.config) {
+        fprintf(stderr, "mirrorguard check-config: expected one CONFIG file\n");
+        return 2;
+    }
+    if (load_config(&c, &o) != 0)
+        return 2;
+    printf("%s: ok\n", o.config);
+    cfg_free(&c);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("mirrorguard %s\n", MG_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "replay"))
+        return cmd_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check-config"))
+        return cmd_check_config(argc - 1, argv + 1);
+    fprintf(stderr, "mirrorguard: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

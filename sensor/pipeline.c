@@ -1,0 +1,124 @@
+/* sensor/pipeline.c - the detection thread and the output thread.
+ *
+ * The detection thread drains every worker ring, hands each record to the
+ * detectors and forwards it to the output ring; the output thread owns all
+ * I/O. Both poll their rings: when a ring is empty they back off from
+ * sched_yield() to short sleeps so an idle sensor costs nothing, and a busy
+ * one never blocks in the kernel. */
+#include "sensor.h"
+#include "det.h"
+
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+
+static void
+idle_backoff(unsigned *idle)
+{
+    if (++*idle < 64) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = { 0, *idle < 1024 ? 50000 : 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+static int
+forward(struct pipeline *p, uint32_t kind, const void *rec, uint32_t len)
+{
+    for (;;) {
+        void *d = ring_reserve(p->det_out, len, kind);
+        if (d) {
+            memcpy(d, rec, len);
+            ring_commit(p->det_out);
+            return 0;
+        }
+        if (!p->block && kind != REC_END) {
+            p->det_drops++;
+            return -1;
+        }
+        sched_yield();
+    }
+}
+
+void *
+detect_main(void *arg)
+{
+    struct pipeline *p = arg;
+    struct det_set ds;
+    char err[256];
+    unsigned ended = 0, idle = 0;
+    int ended_w[MG_MAX_WORKERS] = { 0 };
+
+    if (det_set_init(&ds, p->cfg, err, sizeof(err)) != 0)
+        ds.n = 0;                   /* main checked the config; not reached */
+    while (ended < p->n_workers) {
+        unsigned got = 0;
+        for (unsigned i = 0; i < p->n_workers; i++) {
+            struct ring *r = p->workers[i].out;
+            uint32_t kind, len;
+            const struct mg_rec *m;
+            for (unsigned k = 0; k < 256 && (m = ring_peek(r, &kind, &len)); k++) {
+                switch (kind) {
+                case REC_FLOW:
+                    det_set_flow(&ds, &m->u.flow);
+                    forward(p, kind, m, len);
+                    break;
+                case REC_DNS:
+                    det_set_dns(&ds, &m->u.dns);
+                    forward(p, kind, m, len);
+                    break;
+                case REC_TICK:
+                    det_set_tick(&ds, m->ts_ns);
+                    break;
+                case REC_END:
+                    if (!ended_w[i]) {
+                        ended_w[i] = 1;
+                        ended++;
+                    }
+                    break;
+                }
+                ring_release(r);
+                got++;
+            }
+        }
+        if (got) {
+            idle = 0;
+            ring_flush(p->det_out);
+        } else {
+            idle_backoff(&idle);
+        }
+    }
+    det_set_fini(&ds);
+    struct mg_rec end = { .kind = REC_END };
+    forward(p, REC_END, &end, offsetof(struct mg_rec, u));
+    ring_flush(p->det_out);
+    atomic_store(&p->det_done, 1);
+    return NULL;
+}
+
+void *
+output_main(void *arg)
+{
+    struct pipeline *p = arg;
+    unsigned idle = 0;
+    for (;;) {
+        uint32_t kind, len;
+        const struct mg_rec *m = ring_peek(p->det_out, &kind, &len);
+        if (!m) {
+            idle_backoff(&idle);
+            continue;
+        }
+        idle = 0;
+        if (kind == REC_END) {
+            ring_release(p->det_out);
+            break;
+        }
+        if (kind == REC_FLOW)
+            output_flow(&p->out, &m->u.flow);
+        else if (kind == REC_DNS)
+            output_dns(&p->out, &m->u.dns);
+        ring_release(p->det_out);
+    }
+    return NULL;
+}

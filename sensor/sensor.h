@@ -1,0 +1,121 @@
+/* sensor/sensor.h - the running sensor: workers, the detection thread, the
+ * output thread and the rings between them.
+ *
+ *   capture source ──▶ worker (decode, flows, DNS) ──ring──▶ detect thread
+ *                      (one per source/queue)                   │
+ *                                                         ring  ▼
+ *                                                    output thread (all I/O)
+ *
+ * Each worker owns its capture source, flow table and DNS tables and writes
+ * records by value into its own SPSC ring. The detection thread reads every
+ * worker ring, runs the detectors and forwards records to the output ring;
+ * the output thread alone writes files (and, later, Redis). */
+#ifndef MG_SENSOR_H
+#define MG_SENSOR_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pthread.h>
+
+#include "cap.h"
+#include "cfg.h"
+#include "dec.h"
+#include "dns.h"
+#include "flow.h"
+#include "rec.h"
+#include "ring.h"
+
+#define MG_VERSION "0.1.0"
+#define MG_MAX_WORKERS 64
+#define CAP_BURST 64
+
+extern _Atomic int g_stop;          /* set by SIGINT/SIGTERM */
+
+/* Per-worker counters; written by the worker only, read at the end or,
+ * live, racily for periodic stats (64-bit aligned stores are atomic on the
+ * platforms we build for; a torn read would only misprint a figure). */
+struct worker_stats {
+    uint64_t pkts, wire_bytes, cap_bytes;
+    uint64_t status[DEC_STATUS_MAX];
+    uint64_t tunnelled, vxlan, geneve;
+    uint64_t partial;               /* transport header cut short, still a flow */
+    uint64_t dns_msgs, dns_bad[DNS_STATUS_MAX], dns_tcp_msgs;
+    uint64_t ring_drops;            /* records lost because the ring was full */
+    uint64_t ring_waits;            /* times the worker waited for room (replay) */
+    uint64_t first_ns, last_ns;     /* packet time span */
+};
+
+struct worker {
+    unsigned id;
+    pthread_t thread;
+    const struct cfg *cfg;
+    struct cap_source **srcs;       /* replay: files in order; live: one */
+    unsigned n_srcs;
+    struct dec_cfg *dec;            /* shared, read-only */
+    struct flow_table *flows;
+    struct dns_txn_table *dns;
+    struct dns_tcp_stream *dns_tcp; /* max_tcp_streams slots */
+    uint64_t *dns_tcp_keys;         /* hash of (flow key, dir) per slot, 0 = free */
+    uint64_t *dns_tcp_used;         /* last use, packet ns */
+    uint32_t n_dns_tcp;
+    struct ring *out;               /* worker -> detect */
+    int block;                      /* wait when the ring is full (replay) */
+    int live;                       /* idle time advances the clock (capture clock) */
+    uint64_t now_ns;                /* worker clock: newest packet time */
+    uint64_t last_tick_s;
+    uint64_t rec_seq;
+    struct worker_stats st;
+    struct cap_stats cap_st;
+    int exit_code;
+    char err[256];
+    _Atomic int done;
+};
+
+int  worker_init(struct worker *w, unsigned id, const struct cfg *c,
+                 struct dec_cfg *dec, int block, char *err, size_t errlen);
+void worker_fini(struct worker *w);
+void *worker_main(void *arg);
+
+/* ==== Output ==== */
+
+struct output {
+    const struct cfg *cfg;
+    FILE *flows, *dns, *findings;
+    int own_flows, own_dns, own_findings;   /* fclose at the end (not stdout) */
+    char *flows_path, *dns_path, *findings_path;
+    int flow_version;               /* from the chosen fields */
+    unsigned n_fields;
+    uint8_t fields[64];             /* enum vpc_field */
+    uint64_t flow_lines, dns_lines, finding_lines;
+    uint64_t write_errors;
+};
+
+int  output_open(struct output *o, const struct cfg *c, char *err, size_t errlen);
+void output_flow(struct output *o, const struct flow_rec *r);
+void output_dns(struct output *o, const struct dns_rec *r);
+int  output_close(struct output *o, char *err, size_t errlen);
+
+/* ==== Detection and output threads ==== */
+
+struct pipeline {
+    const struct cfg *cfg;
+    struct worker *workers;
+    unsigned n_workers;
+    struct ring *det_out;           /* detect -> output */
+    struct output out;
+    pthread_t det_thread, out_thread;
+    _Atomic int det_done;
+    uint64_t det_drops;
+    int block;
+};
+
+void *detect_main(void *arg);
+void *output_main(void *arg);
+
+/* ==== Stats ==== */
+
+void stats_print(FILE *f, const struct pipeline *p, double wall_s);
+int  stats_write_json(const char *path, const struct pipeline *p, double wall_s);
+
+#endif /* MG_SENSOR_H */

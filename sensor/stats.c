@@ -1,0 +1,154 @@
+/* sensor/stats.c - the figures at exit (and periodically live): on stderr as
+ * text, and the same as JSON for --stats-json. */
+#include "sensor.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+struct totals {
+    struct worker_stats w;
+    struct flow_stats f;
+    struct dns_txn_stats d;
+    struct cap_stats c;
+    uint64_t dns_bad_total, undecodable;
+};
+
+static void
+sum(const struct pipeline *p, struct totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (unsigned i = 0; i < p->n_workers; i++) {
+        const struct worker *w = &p->workers[i];
+        const struct worker_stats *s = &w->st;
+        t->w.pkts += s->pkts;
+        t->w.wire_bytes += s->wire_bytes;
+        t->w.cap_bytes += s->cap_bytes;
+        for (int k = 0; k < DEC_STATUS_MAX; k++)
+            t->w.status[k] += s->status[k];
+        t->w.tunnelled += s->tunnelled;
+        t->w.vxlan += s->vxlan;
+        t->w.geneve += s->geneve;
+        t->w.partial += s->partial;
+        t->w.dns_msgs += s->dns_msgs;
+        t->w.dns_tcp_msgs += s->dns_tcp_msgs;
+        for (int k = 0; k < DNS_STATUS_MAX; k++) {
+            t->w.dns_bad[k] += s->dns_bad[k];
+            t->dns_bad_total += s->dns_bad[k];
+        }
+        t->w.ring_drops += s->ring_drops;
+        t->w.ring_waits += s->ring_waits;
+        if (s->first_ns && (!t->w.first_ns || s->first_ns < t->w.first_ns))
+            t->w.first_ns = s->first_ns;
+        if (s->last_ns > t->w.last_ns)
+            t->w.last_ns = s->last_ns;
+        if (w->flows) {
+            struct flow_stats fs;
+            flow_stats(w->flows, &fs);
+            t->f.created += fs.created;
+            t->f.idle += fs.idle;
+            t->f.active += fs.active;
+            t->f.evicted += fs.evicted;
+            t->f.flushed += fs.flushed;
+            t->f.duplicates += fs.duplicates;
+            t->f.records += fs.records;
+            t->f.in_use += fs.in_use;
+            t->f.capacity += fs.capacity;
+            t->f.bytes_alloc += fs.bytes_alloc;
+        }
+        if (w->dns) {
+            struct dns_txn_stats ds;
+            dns_txn_stats(w->dns, &ds);
+            t->d.queries += ds.queries;
+            t->d.responses += ds.responses;
+            t->d.paired += ds.paired;
+            t->d.unanswered += ds.unanswered;
+            t->d.unsolicited += ds.unsolicited;
+            t->d.evicted += ds.evicted;
+        }
+        t->c.drops += w->cap_st.drops;
+        t->c.bad_records += w->cap_st.bad_records;
+        t->c.skipped_blocks += w->cap_st.skipped_blocks;
+    }
+    for (int k = 1; k < DEC_STATUS_MAX; k++)
+        if (k != DEC_PROTO_OTHER)
+            t->undecodable += t->w.status[k];
+}
+
+void
+stats_print(FILE *f, const struct pipeline *p, double wall_s)
+{
+    struct totals t;
+    sum(p, &t);
+    double pps = wall_s > 0 ? (double)t.w.pkts / wall_s : 0;
+    double gbps = wall_s > 0 ? (double)t.w.wire_bytes * 8 / wall_s / 1e9 : 0;
+    fprintf(f, "mirrorguard: %" PRIu64 " packets, %" PRIu64 " bytes in %.3f s: %.2f Mpps, %.2f Gbit/s\n",
+            t.w.pkts, t.w.wire_bytes, wall_s, pps / 1e6, gbps);
+    fprintf(f, "  tunnelled %" PRIu64 " (vxlan %" PRIu64 ", geneve %" PRIu64 "), decoded %" PRIu64
+            ", undecodable %" PRIu64 ", partial headers %" PRIu64 "\n",
+            t.w.tunnelled, t.w.vxlan, t.w.geneve, t.w.status[DEC_OK] + t.w.status[DEC_PROTO_OTHER],
+            t.undecodable, t.w.partial);
+    for (int k = 1; k < DEC_STATUS_MAX; k++)
+        if (t.w.status[k])
+            fprintf(f, "    %-20s %" PRIu64 "\n", dec_status_name(k), t.w.status[k]);
+    fprintf(f, "  flows: %" PRIu64 " created, %" PRIu64 " records (idle %" PRIu64 ", active %" PRIu64
+            ", evicted %" PRIu64 ", flushed %" PRIu64 "), mirror duplicates %" PRIu64 "\n",
+            t.f.created, t.f.records, t.f.idle, t.f.active, t.f.evicted, t.f.flushed, t.f.duplicates);
+    fprintf(f, "  dns: %" PRIu64 " messages (%" PRIu64 " over tcp), %" PRIu64 " unparsable; %" PRIu64
+            " paired, %" PRIu64 " unanswered, %" PRIu64 " unsolicited, %" PRIu64 " evicted\n",
+            t.w.dns_msgs, t.w.dns_tcp_msgs, t.dns_bad_total, t.d.paired, t.d.unanswered,
+            t.d.unsolicited, t.d.evicted);
+    fprintf(f, "  rings: %" PRIu64 " drops (workers), %" PRIu64 " drops (detect), %" PRIu64 " waits;"
+            " capture drops %" PRIu64 ", bad file records %" PRIu64 "\n",
+            t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records);
+    fprintf(f, "  output: %" PRIu64 " flow log lines, %" PRIu64 " dns lines\n",
+            p->out.flow_lines, p->out.dns_lines);
+}
+
+int
+stats_write_json(const char *path, const struct pipeline *p, double wall_s)
+{
+    struct totals t;
+    sum(p, &t);
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f)
+        return -1;
+    double pps = wall_s > 0 ? (double)t.w.pkts / wall_s : 0;
+    double gbps = wall_s > 0 ? (double)t.w.wire_bytes * 8 / wall_s / 1e9 : 0;
+    fprintf(f, "{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"captured_bytes\":%" PRIu64
+            ",\"wall_seconds\":%.6f,\"packets_per_second\":%.1f,\"gbit_per_second\":%.4f"
+            ",\"ns_per_packet\":%.2f,\"packet_time_first_ns\":%" PRIu64 ",\"packet_time_last_ns\":%" PRIu64,
+            t.w.pkts, t.w.wire_bytes, t.w.cap_bytes, wall_s, pps, gbps,
+            t.w.pkts ? wall_s * 1e9 / (double)t.w.pkts : 0.0, t.w.first_ns, t.w.last_ns);
+    fprintf(f, ",\"tunnelled\":%" PRIu64 ",\"vxlan\":%" PRIu64 ",\"geneve\":%" PRIu64
+            ",\"partial_headers\":%" PRIu64 ",\"undecodable\":%" PRIu64 ",\"decode\":{",
+            t.w.tunnelled, t.w.vxlan, t.w.geneve, t.w.partial, t.undecodable);
+    for (int k = 0; k < DEC_STATUS_MAX; k++)
+        fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", dec_status_name(k), t.w.status[k]);
+    fprintf(f, "},\"flows\":{\"created\":%" PRIu64 ",\"records\":%" PRIu64 ",\"idle\":%" PRIu64
+            ",\"active\":%" PRIu64 ",\"evicted\":%" PRIu64 ",\"flushed\":%" PRIu64
+            ",\"mirror_duplicates\":%" PRIu64 ",\"capacity\":%u,\"table_bytes\":%" PRIu64
+            ",\"bytes_per_flow\":%.1f}",
+            t.f.created, t.f.records, t.f.idle, t.f.active, t.f.evicted, t.f.flushed,
+            t.f.duplicates, t.f.capacity, t.f.bytes_alloc,
+            t.f.capacity ? (double)t.f.bytes_alloc / t.f.capacity : 0.0);
+    fprintf(f, ",\"dns\":{\"messages\":%" PRIu64 ",\"tcp_messages\":%" PRIu64 ",\"unparsable\":%" PRIu64
+            ",\"queries\":%" PRIu64 ",\"responses\":%" PRIu64 ",\"paired\":%" PRIu64
+            ",\"unanswered\":%" PRIu64 ",\"unsolicited\":%" PRIu64 ",\"evicted\":%" PRIu64 ",\"errors\":{",
+            t.w.dns_msgs, t.w.dns_tcp_msgs, t.dns_bad_total, t.d.queries, t.d.responses, t.d.paired,
+            t.d.unanswered, t.d.unsolicited, t.d.evicted);
+    for (int k = 1; k < DNS_STATUS_MAX; k++)
+        fprintf(f, "%s\"%s\":%" PRIu64, k > 1 ? "," : "", dns_status_name(k), t.w.dns_bad[k]);
+    fprintf(f, "}},\"rings\":{\"worker_drops\":%" PRIu64 ",\"detect_drops\":%" PRIu64
+            ",\"waits\":%" PRIu64 "},\"capture\":{\"drops\":%" PRIu64 ",\"bad_records\":%" PRIu64
+            ",\"skipped_blocks\":%" PRIu64 "},\"output\":{\"flow_lines\":%" PRIu64
+            ",\"dns_lines\":%" PRIu64 "},\"workers\":%u}\n",
+            t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records,
+            t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
+    int bad = ferror(f);
+    if (f != stdout)
+        bad |= fclose(f) != 0;
+    else
+        fflush(f);
+    return bad ? -1 : 0;
+}

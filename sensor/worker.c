@@ -1,0 +1,345 @@
+/* sensor/worker.c - capture/decode worker: one thread, its own capture
+ * source(s), flow table and DNS tables; records go out by value through its
+ * SPSC ring. The per-packet path allocates nothing, takes no lock and logs
+ * nothing: it decodes, updates one flow, maybe parses DNS, and counts. */
+#include "sensor.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NS_PER_S 1000000000ull
+
+int
+worker_init(struct worker *w, unsigned id, const struct cfg *c, struct dec_cfg *dec,
+            int block, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->cfg = c;
+    w->dec = dec;
+    w->block = block;
+    struct flow_cfg fc = {
+        .max_flows = c->flows.max_flows,
+        .active_s = c->flows.active_timeout,
+        .dedup = c->decoder.dedup_mirror_copies,
+        .seed = 0x6d69727267756172ull,  /* fixed: same records every run */
+    };
+    fc.timeout_s[FC_TCP_SYN] = c->flows.tcp_syn_timeout;
+    fc.timeout_s[FC_TCP_EST] = c->flows.tcp_established_timeout;
+    fc.timeout_s[FC_TCP_CLOSED] = c->flows.tcp_closed_timeout;
+    fc.timeout_s[FC_UDP] = c->flows.udp_timeout;
+    fc.timeout_s[FC_ICMP] = c->flows.icmp_timeout;
+    fc.timeout_s[FC_OTHER] = c->flows.other_timeout;
+    w->flows = flow_new(&fc);
+    w->dns = dns_txn_new(c->dns.max_pending, (uint64_t)c->dns.timeout_ms * 1000000ull);
+    w->n_dns_tcp = c->dns.tcp ? c->dns.max_tcp_streams : 0;
+    if (w->n_dns_tcp) {
+        w->dns_tcp = calloc(w->n_dns_tcp, sizeof(*w->dns_tcp));
+        w->dns_tcp_keys = calloc(w->n_dns_tcp, sizeof(uint64_t));
+        w->dns_tcp_used = calloc(w->n_dns_tcp, sizeof(uint64_t));
+    }
+    w->out = ring_new((size_t)c->ring_size * 256);
+    if (!w->flows || !w->dns || !w->out ||
+        (w->n_dns_tcp && (!w->dns_tcp || !w->dns_tcp_keys || !w->dns_tcp_used))) {
+        snprintf(err, errlen, "worker %u: out of memory (flows.max_flows=%u)", id,
+                 c->flows.max_flows);
+        worker_fini(w);
+        return -1;
+    }
+    return 0;
+}
+
+void
+worker_fini(struct worker *w)
+{
+    flow_free(w->flows);
+    dns_txn_free(w->dns);
+    free(w->dns_tcp);
+    free(w->dns_tcp_keys);
+    free(w->dns_tcp_used);
+    ring_free(w->out);
+    for (unsigned i = 0; i < w->n_srcs; i++)
+        if (w->srcs[i])
+            w->srcs[i]->ops->close(w->srcs[i]);
+    free(w->srcs);
+    w->flows = NULL;
+    w->dns = NULL;
+    w->out = NULL;
+    w->srcs = NULL;
+    w->n_srcs = 0;
+}
+
+/* ==== Records out ==== */
+
+/* Room for one record: in replay wait for the consumer (so the output does
+ * not depend on speed), live drop and count. */
+static void *
+rec_reserve(struct worker *w, uint32_t kind, uint32_t len)
+{
+    for (;;) {
+        void *p = ring_reserve(w->out, len, kind);
+        if (p || !w->block)
+            return p;
+        w->st.ring_waits++;
+        sched_yield();
+    }
+}
+
+static void
+emit_flow(void *arg, const struct flow_rec *r)
+{
+    struct worker *w = arg;
+    struct mg_rec *m = rec_reserve(w, REC_FLOW, offsetof(struct mg_rec, u) + sizeof(r[0]));
+    if (!m) {
+        w->st.ring_drops++;
+        return;
+    }
+    m->kind = REC_FLOW;
+    m->worker = w->id;
+    m->ts_ns = w->now_ns;
+    m->u.flow = *r;
+    m->u.flow.seq = w->rec_seq++;
+    ring_commit(w->out);
+}
+
+static void
+emit_dns(void *arg, const struct dns_rec *r)
+{
+    struct worker *w = arg;
+    struct mg_rec *m = rec_reserve(w, REC_DNS, offsetof(struct mg_rec, u) + sizeof(r[0]));
+    if (!m) {
+        w->st.ring_drops++;
+        return;
+    }
+    m->kind = REC_DNS;
+    m->worker = w->id;
+    m->ts_ns = w->now_ns;
+    m->u.dns = *r;
+    m->u.dns.seq = w->rec_seq++;
+    ring_commit(w->out);
+}
+
+static void
+emit_mark(struct worker *w, uint32_t kind)
+{
+    struct mg_rec *m = rec_reserve(w, kind, offsetof(struct mg_rec, u));
+    if (!m) {
+        if (kind == REC_END) {      /* END must arrive: wait even live */
+            while (!(m = ring_reserve(w->out, offsetof(struct mg_rec, u), kind)))
+                sched_yield();
+        } else {
+            w->st.ring_drops++;
+            return;
+        }
+    }
+    m->kind = kind;
+    m->worker = w->id;
+    m->ts_ns = w->now_ns;
+    ring_commit(w->out);
+}
+
+/* ==== DNS ==== */
+
+struct dns_cb_ctx {
+    struct worker *w;
+    struct dns_pkt_ctx pc;
+};
+
+static void
+dns_on_payload(struct worker *w, const uint8_t *p, size_t len, const struct dns_pkt_ctx *pc)
+{
+    struct dns_msg m;
+    enum dns_status ds = dns_parse(p, len, &m);
+    if (ds != DNS_OK) {
+        w->st.dns_bad[ds < DNS_STATUS_MAX ? ds : 0]++;
+        return;
+    }
+    w->st.dns_msgs++;
+    dns_txn_on_msg(w->dns, &m, pc, emit_dns, w);
+}
+
+static void
+dns_tcp_msg(void *arg, const uint8_t *msg, size_t len)
+{
+    struct dns_cb_ctx *cx = arg;
+    cx->w->st.dns_tcp_msgs++;
+    dns_on_payload(cx->w, msg, len, &cx->pc);
+}
+
+static int
+is_dns_port(const struct cfg *c, uint16_t port)
+{
+    for (unsigned i = 0; i < c->dns.n_ports; i++)
+        if (c->dns.ports[i] == port)
+            return 1;
+    return 0;
+}
+
+/* The reassembly slot for one direction of a TCP DNS connection: a small
+ * 4-way set-associative cache; a new stream takes a free way or the least
+ * recently used one. */
+static struct dns_tcp_stream *
+dns_tcp_slot(struct worker *w, const struct dec_pkt *p, int syn)
+{
+    uint64_t k = flow_hash(p, 0x646e73) * 2 + (p->sport < p->dport);
+    k ^= (uint64_t)p->sport << 32 ^ p->dport;   /* direction-sensitive */
+    if (k == 0)
+        k = 1;
+    uint32_t n = w->n_dns_tcp;
+    uint32_t base = (uint32_t)(k % n) & ~3u;
+    uint32_t victim = base, ways = n < 4 ? n : 4;
+    for (uint32_t j = 0; j < ways; j++) {
+        uint32_t i = (base + j) % n;
+        if (w->dns_tcp_keys[i] == k) {
+            w->dns_tcp_used[i] = w->now_ns;
+            if (syn)
+                dns_tcp_init(&w->dns_tcp[i]);
+            return &w->dns_tcp[i];
+        }
+        if (w->dns_tcp_keys[i] == 0 || w->dns_tcp_used[i] < w->dns_tcp_used[victim])
+            victim = i;
+    }
+    w->dns_tcp_keys[victim] = k;
+    w->dns_tcp_used[victim] = w->now_ns;
+    dns_tcp_init(&w->dns_tcp[victim]);
+    return &w->dns_tcp[victim];
+}
+
+static void
+worker_dns(struct worker *w, const struct dec_pkt *p, uint64_t ts)
+{
+    const struct cfg *c = w->cfg;
+    if (!is_dns_port(c, p->sport) && !is_dns_port(c, p->dport))
+        return;
+    struct dns_cb_ctx cx;
+    cx.w = w;
+    cx.pc.src = p->src;
+    cx.pc.dst = p->dst;
+    cx.pc.sport = p->sport;
+    cx.pc.dport = p->dport;
+    cx.pc.family = p->family;
+    cx.pc.transport = p->proto;
+    cx.pc.vni = p->vni;
+    cx.pc.ts_ns = ts;
+    if (p->proto == 17) {
+        if (p->payload_len)
+            dns_on_payload(w, p->payload, p->payload_len, &cx.pc);
+    } else if (p->proto == 6 && w->n_dns_tcp) {
+        int syn = (p->tcp_flags & 0x02) != 0;
+        if (!p->payload_len && !syn)
+            return;
+        struct dns_tcp_stream *s = dns_tcp_slot(w, p, syn);
+        dns_tcp_feed(s, p->tcp_seq, syn, p->payload, p->payload_len, dns_tcp_msg, &cx);
+    }
+}
+
+/* ==== The packet path ==== */
+
+static inline void
+worker_packet(struct worker *w, const struct cap_pkt *cp)
+{
+    struct dec_pkt p;
+    struct flow_hit hit;
+    uint64_t ts = cp->ts_ns;
+
+    w->st.pkts++;
+    w->st.wire_bytes += cp->wirelen;
+    w->st.cap_bytes += cp->caplen;
+    if (ts > w->now_ns)
+        w->now_ns = ts;
+    if (!w->st.first_ns || ts < w->st.first_ns)
+        w->st.first_ns = ts;
+
+    enum dec_status st = dec_packet(w->dec, cp->linktype, cp->data, cp->caplen, &p);
+    w->st.status[st]++;
+    if (p.tunnels) {
+        w->st.tunnelled++;
+        if (p.tun_kinds & DEC_TUN_VXLAN)
+            w->st.vxlan++;
+        if (p.tun_kinds & DEC_TUN_GENEVE)
+            w->st.geneve++;
+    }
+    if (!dec_has_flow(st))
+        return;
+    w->st.partial += p.partial;
+    if (flow_packet(w->flows, &p, ts, &hit, emit_flow, w) != 0)
+        return;                         /* mirror duplicate */
+    if (w->cfg->dns.enabled && p.payload_len)
+        worker_dns(w, &p, ts);
+    else if (w->cfg->dns.enabled && p.proto == 6 && (p.tcp_flags & 0x02))
+        worker_dns(w, &p, ts);
+}
+
+/* Once per second of packet time: expire flows and DNS queries, and tell
+ * the detectors the time (so their windows age even when quiet). */
+static void
+worker_tick(struct worker *w)
+{
+    uint64_t s = w->now_ns / NS_PER_S;
+    if (s == w->last_tick_s)
+        return;
+    w->last_tick_s = s;
+    flow_advance(w->flows, w->now_ns, emit_flow, w);
+    dns_txn_expire(w->dns, w->now_ns, emit_dns, w);
+    emit_mark(w, REC_TICK);
+}
+
+static void
+worker_finish(struct worker *w)
+{
+    flow_flush(w->flows, emit_flow, w);
+    dns_txn_flush(w->dns, emit_dns, w);
+    w->st.last_ns = w->now_ns;
+    emit_mark(w, REC_END);
+    ring_flush(w->out);
+}
+
+void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct cap_pkt burst[CAP_BURST];
+
+    for (unsigned si = 0; si < w->n_srcs; si++) {
+        struct cap_source *src = w->srcs[si];
+        while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
+            int n = src->ops->rx_burst(src, burst, CAP_BURST);
+            if (n == CAP_EOF)
+                break;
+            if (n < 0) {
+                snprintf(w->err, sizeof(w->err), "capture: %s", src->ops->last_error(src));
+                w->exit_code = 1;
+                break;
+            }
+            if (n == 0 && w->live) {
+                /* Nothing arrived: live time still passes, so flows and
+                 * queries expire on a quiet link too. */
+                struct timespec now;
+                clock_gettime(CLOCK_REALTIME, &now);
+                uint64_t t = (uint64_t)now.tv_sec * NS_PER_S + (uint64_t)now.tv_nsec;
+                if (t > w->now_ns)
+                    w->now_ns = t;
+            }
+            for (int i = 0; i < n; i++)
+                worker_packet(w, &burst[i]);
+            src->ops->release(src, burst, (unsigned)n);
+            worker_tick(w);
+            ring_flush(w->out);
+        }
+        struct cap_stats cs;
+        src->ops->stats(src, &cs);
+        w->cap_st.pkts += cs.pkts;
+        w->cap_st.bytes += cs.bytes;
+        w->cap_st.drops += cs.drops;
+        w->cap_st.bad_records += cs.bad_records;
+        w->cap_st.skipped_blocks += cs.skipped_blocks;
+        if (w->exit_code)
+            break;
+    }
+    worker_finish(w);
+    atomic_store(&w->done, 1);
+    return NULL;
+}

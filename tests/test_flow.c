@@ -1,0 +1,246 @@
+/* tests/test_flow.c - the flow table: both directions merge, timeouts (idle
+ * per state, active), eviction under a full table, mirror duplicates, time
+ * jumps, and who counts as the initiator. */
+#include <CUnit/CUnit.h>
+#include <string.h>
+
+#include "flow.h"
+
+#define S 1000000000ull
+
+static struct flow_rec recs[4096];
+static unsigned n_recs;
+
+static void
+collect(void *arg, const struct flow_rec *r)
+{
+    (void)arg;
+    if (n_recs < sizeof(recs) / sizeof(recs[0]))
+        recs[n_recs] = *r;
+    n_recs++;
+}
+
+static struct flow_table *
+mk(uint32_t max)
+{
+    struct flow_cfg c = { .max_flows = max, .active_s = 60, .dedup = 1, .seed = 42 };
+    c.timeout_s[FC_TCP_SYN] = 30;
+    c.timeout_s[FC_TCP_EST] = 300;
+    c.timeout_s[FC_TCP_CLOSED] = 5;
+    c.timeout_s[FC_UDP] = 60;
+    c.timeout_s[FC_ICMP] = 30;
+    c.timeout_s[FC_OTHER] = 60;
+    n_recs = 0;
+    return flow_new(&c);
+}
+
+static struct dec_pkt
+pk(uint8_t proto, uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp, uint8_t flags,
+   uint32_t len, uint32_t vni)
+{
+    struct dec_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.family = 4;
+    p.proto = proto;
+    for (int i = 0; i < 4; i++) {
+        p.src.b[i] = (uint8_t)(src >> (24 - 8 * i));
+        p.dst.b[i] = (uint8_t)(dst >> (24 - 8 * i));
+    }
+    p.sport = sp;
+    p.dport = dp;
+    p.tcp_flags = flags;
+    p.ip_len = len;
+    p.vni = vni;
+    return p;
+}
+
+static int
+feed(struct flow_table *ft, struct dec_pkt p, uint64_t ts)
+{
+    struct flow_hit h;
+    flow_advance(ft, ts, collect, NULL);
+    return flow_packet(ft, &p, ts, &h, collect, NULL) == 0 ? h.dir : -1;
+}
+
+static void
+test_merge_directions(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 0x0a000001, 40000, 0x08080808, 443, 0x02, 60, 0), t), 0);
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 0x08080808, 443, 0x0a000001, 40000, 0x12, 60, 0), t + 1000), 1);
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 0x0a000001, 40000, 0x08080808, 443, 0x10, 52, 0), t + 2000), 0);
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 0x0a000001, 40000, 0x08080808, 443, 0x18, 500, 0), t + 3000), 0);
+    flow_flush(ft, collect, NULL);
+    CU_ASSERT_EQUAL_FATAL(n_recs, 1);
+    CU_ASSERT_EQUAL(recs[0].dir[0].pkts, 3);
+    CU_ASSERT_EQUAL(recs[0].dir[1].pkts, 1);
+    CU_ASSERT_EQUAL(recs[0].dir[0].bytes, 612);
+    CU_ASSERT_EQUAL(recs[0].dir[1].bytes, 60);
+    CU_ASSERT_EQUAL(recs[0].tcp_state, TCP_ESTABLISHED);
+    CU_ASSERT_EQUAL(recs[0].dir[0].tcp_flags, 0x1a);
+    CU_ASSERT_EQUAL(recs[0].dir[1].tcp_flags, 0x12);
+    CU_ASSERT_EQUAL(recs[0].sport, 40000);
+    CU_ASSERT_EQUAL(recs[0].reason, FLOW_END_FLUSH);
+    struct flow_stats st;
+    flow_stats(ft, &st);
+    CU_ASSERT_EQUAL(st.in_use, 0);
+    CU_ASSERT_EQUAL(st.created, 1);
+    flow_free(ft);
+}
+
+static void
+test_idle_timeouts(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    feed(ft, pk(17, 1, 5000, 2, 53, 0, 80, 0), t);
+    flow_advance(ft, t + 59 * S, collect, NULL);
+    CU_ASSERT_EQUAL(n_recs, 0);
+    flow_advance(ft, t + 61 * S, collect, NULL);
+    CU_ASSERT_EQUAL_FATAL(n_recs, 1);
+    CU_ASSERT_EQUAL(recs[0].reason, FLOW_END_IDLE);
+    /* TCP closed by FIN both ways: gone after 5 s, not 300 */
+    n_recs = 0;
+    t += 100 * S;
+    feed(ft, pk(6, 1, 1000, 2, 80, 0x02, 60, 0), t);
+    feed(ft, pk(6, 2, 80, 1, 1000, 0x12, 60, 0), t);
+    feed(ft, pk(6, 1, 1000, 2, 80, 0x10, 52, 0), t);
+    feed(ft, pk(6, 1, 1000, 2, 80, 0x11, 52, 0), t + S);
+    feed(ft, pk(6, 2, 80, 1, 1000, 0x11, 52, 0), t + S);
+    flow_advance(ft, t + 5 * S, collect, NULL);
+    CU_ASSERT_EQUAL(n_recs, 0);
+    flow_advance(ft, t + 7 * S, collect, NULL);
+    CU_ASSERT_EQUAL_FATAL(n_recs, 1);
+    CU_ASSERT_EQUAL(recs[0].tcp_state, TCP_CLOSED);
+    /* A SYN that is never answered: handshake timeout 30 s */
+    n_recs = 0;
+    t += 100 * S;
+    feed(ft, pk(6, 1, 1001, 3, 22, 0x02, 60, 0), t);
+    flow_advance(ft, t + 29 * S, collect, NULL);
+    CU_ASSERT_EQUAL(n_recs, 0);
+    flow_advance(ft, t + 31 * S, collect, NULL);
+    CU_ASSERT_EQUAL(n_recs, 1);
+    CU_ASSERT_EQUAL(recs[0].tcp_state, TCP_SYN);
+    flow_free(ft);
+}
+
+static void
+test_active_timeout(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    for (int i = 0; i <= 130; i++)
+        feed(ft, pk(17, 1, 4000, 2, 4001, 0, 100, 0), t + (uint64_t)i * S);
+    flow_flush(ft, collect, NULL);
+    CU_ASSERT_EQUAL_FATAL(n_recs, 3);
+    CU_ASSERT_EQUAL(recs[0].reason, FLOW_END_ACTIVE);
+    CU_ASSERT_EQUAL(recs[1].reason, FLOW_END_ACTIVE);
+    CU_ASSERT_EQUAL(recs[2].reason, FLOW_END_FLUSH);
+    uint64_t total = 0;
+    for (unsigned i = 0; i < 3; i++)
+        total += recs[i].dir[0].pkts;
+    CU_ASSERT_EQUAL(total, 131);                /* nothing lost across records */
+    CU_ASSERT(recs[0].dir[0].pkts >= 59 && recs[0].dir[0].pkts <= 61);
+    CU_ASSERT(recs[1].dir[0].first_ns > recs[0].dir[0].last_ns);
+    flow_free(ft);
+}
+
+static void
+test_eviction(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    for (uint32_t i = 0; i < 3000; i++)
+        feed(ft, pk(17, 0x0a000000 + i, 1000, 0x08080808, 53, 0, 70, 0), t + i * 1000ull);
+    struct flow_stats st;
+    flow_stats(ft, &st);
+    CU_ASSERT_EQUAL(st.capacity, 1024);
+    CU_ASSERT_EQUAL(st.in_use, 1024);
+    CU_ASSERT_EQUAL(st.evicted, 3000 - 1024);
+    CU_ASSERT_EQUAL(n_recs, 3000 - 1024);
+    CU_ASSERT_EQUAL(recs[0].reason, FLOW_END_EVICT);
+    CU_ASSERT(st.bytes_alloc / st.capacity <= 128);
+    flow_flush(ft, collect, NULL);
+    CU_ASSERT_EQUAL(n_recs, 3000);              /* every flow reported once */
+    flow_free(ft);
+}
+
+static void
+test_mirror_duplicates(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    /* A -> B seen by A's session (vni 1) and B's session (vni 2) */
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 1, 1000, 2, 80, 0x02, 60, 1), t), 0);
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 1, 1000, 2, 80, 0x02, 60, 2), t + 5000), -1);
+    /* B -> A: B's egress (vni 2) first this time */
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 2, 80, 1, 1000, 0x12, 60, 2), t + 9000), 1);
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 2, 80, 1, 1000, 0x12, 60, 1), t + 9900), -1);
+    /* a retransmission from the owning session still counts */
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 1, 1000, 2, 80, 0x10, 52, 1), t + 20000), 0);
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 1, 1000, 2, 80, 0x10, 52, 1), t + 30000), 0);
+    struct flow_stats st;
+    flow_stats(ft, &st);
+    CU_ASSERT_EQUAL(st.duplicates, 2);
+    flow_flush(ft, collect, NULL);
+    CU_ASSERT_EQUAL_FATAL(n_recs, 1);
+    CU_ASSERT_EQUAL(recs[0].dir[0].pkts, 3);
+    CU_ASSERT_EQUAL(recs[0].dir[1].pkts, 1);
+    CU_ASSERT_EQUAL(recs[0].dir[0].vni, 1);
+    CU_ASSERT_EQUAL(recs[0].dir[1].vni, 2);
+    flow_free(ft);
+}
+
+static void
+test_time_jumps(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    for (uint32_t i = 0; i < 100; i++)
+        feed(ft, pk(17, i, 1, 2, 2, 0, 60, 0), t);
+    /* backwards: ignored by the clock, counted in the flow */
+    feed(ft, pk(17, 0, 1, 2, 2, 0, 60, 0), t - 3600 * S);
+    CU_ASSERT_EQUAL(n_recs, 0);
+    /* months forward: everything expires in one call */
+    flow_advance(ft, t + 90ull * 86400 * S, collect, NULL);
+    CU_ASSERT_EQUAL(n_recs, 100);
+    struct flow_stats st;
+    flow_stats(ft, &st);
+    CU_ASSERT_EQUAL(st.in_use, 0);
+    flow_free(ft);
+}
+
+static void
+test_initiator(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    /* first packet seen is the SYN-ACK: the receiver started it */
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 2, 443, 1, 50000, 0x12, 60, 0), t), 1);
+    /* a DNS answer first: the client (high port) is the initiator */
+    CU_ASSERT_EQUAL(feed(ft, pk(17, 9, 53, 1, 40000, 0, 100, 0), t), 1);
+    flow_flush(ft, collect, NULL);
+    CU_ASSERT_EQUAL_FATAL(n_recs, 2);
+    for (unsigned i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL(recs[i].src.b[3], 1);
+        CU_ASSERT(recs[i].dport == 443 || recs[i].dport == 53);
+    }
+    flow_free(ft);
+}
+
+int
+test_flow_register(void)
+{
+    CU_pSuite s = CU_add_suite("flow", NULL, NULL);
+    if (!s)
+        return -1;
+    CU_add_test(s, "both directions merge", test_merge_directions);
+    CU_add_test(s, "idle timeouts per protocol and state", test_idle_timeouts);
+    CU_add_test(s, "active timeout keeps every packet", test_active_timeout);
+    CU_add_test(s, "eviction when full", test_eviction);
+    CU_add_test(s, "mirror duplicates counted once", test_mirror_duplicates);
+    CU_add_test(s, "time jumps back and forward", test_time_jumps);
+    CU_add_test(s, "initiator from SYN-ACK and server port", test_initiator);
+    return 0;
+}
