@@ -157,6 +157,11 @@ void cfg_free(struct cfg *c);
  * Returns 0 or -1. */
 int cfg_parse_cidr(const char *s, struct cfg_cidr *out);
 
+/* Replace one of c's string fields (e.g. &c->outputs.flows_path) with a copy
+ * of v, freeing the old value the way cfg_free() would. For values that do
+ * not go through YAML (command-line paths such as "-"). 0 or -1 (no memory). */
+int cfg_set_string(struct cfg *c, char **field, const char *v);
+
 /* Session for a VNI, or NULL. */
 const struct cfg_mirror_session *cfg_session_by_vni(const struct cfg *c, uint32_t vni);
 

@@ -54,13 +54,6 @@ mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void
-set_str(char **dst, const char *v)
-{
-    free(*dst);
-    *dst = strdup(v);
-}
-
 struct opts {
     const char *config;
     const char *sets[256];
@@ -121,13 +114,13 @@ load_config(struct cfg *c, const struct opts *o)
         return -1;
     }
     if (o->flows_out)
-        set_str(&c->outputs.flows_path, o->flows_out);
+        cfg_set_string(c, &c->outputs.flows_path, o->flows_out);
     if (o->dns_out)
-        set_str(&c->outputs.dns_path, o->dns_out);
+        cfg_set_string(c, &c->outputs.dns_path, o->dns_out);
     if (o->findings_out)
-        set_str(&c->outputs.findings_path, o->findings_out);
+        cfg_set_string(c, &c->outputs.findings_path, o->findings_out);
     if (o->stats_json)
-        set_str(&c->outputs.stats_json_path, o->stats_json);
+        cfg_set_string(c, &c->outputs.stats_json_path, o->stats_json);
     return 0;
 }
 

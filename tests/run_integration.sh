@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# tests/run_integration.sh - end-to-end tests of the mirrorguard binary on real
+# captures (../shared/data/pcaps, made by others) and the project's own
+# generated captures (pcaps/). Run by 'make test' with MG (and MG_ASAN, the
+# sanitizer build) set. Prints one line per check and 'N passed, N failed'.
+set -u
+cd "$(dirname "$0")/.."
+MG=${MG:-build/mirrorguard}
+MG_ASAN=${MG_ASAN:-}
+SHARED=../shared/data
+OUT=$(mktemp -d /tmp/mg-it.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+pass=0; fail=0
+
+ok()   { pass=$((pass+1)); echo "ok   $*"; }
+bad()  { fail=$((fail+1)); echo "FAIL $*"; }
+check() { # description, command...
+    local d=$1; shift
+    if "$@" >"$OUT/last.log" 2>&1; then ok "$d"; else bad "$d"; sed 's/^/     /' "$OUT/last.log" | head -40; fi
+}
+expect_exit() { # code, description, command...
+    local want=$1 d=$2; shift 2
+    "$@" >"$OUT/last.log" 2>&1; local rc=$?
+    if [ "$rc" = "$want" ]; then ok "$d (exit $rc)"; else bad "$d: exit $rc, want $want"; sed 's/^/     /' "$OUT/last.log" | head -20; fi
+}
+
+FIELDS='outputs.flow_fields=[srcaddr,dstaddr,srcport,dstport,protocol,packets,bytes]'
+# Long timeouts so that Zeek's connections are not split by ours (records are
+# summed anyway), and DNS answers may come late.
+LONG=(--set flows.active_timeout=86400 --set flows.udp_timeout=86400 --set flows.tcp_established_timeout=86400)
+
+# ---- command line contract
+expect_exit 0 "--version" "$MG" --version
+expect_exit 0 "--help" "$MG" --help
+expect_exit 2 "unknown command" "$MG" frobnicate
+expect_exit 2 "replay without files" "$MG" replay
+expect_exit 2 "replay of a missing file names it" sh -c "\"$MG\" replay /nonexistent.pcap 2>&1 | grep -q /nonexistent.pcap && exit 2"
+expect_exit 2 "replay of a non-capture file" "$MG" replay README.md
+expect_exit 0 "check-config on the example" "$MG" check-config config/mirrorguard.example.yaml
+expect_exit 0 "check-config on the minimal file" "$MG" check-config config/minimal.yaml
+printf 'flows:\n  max_flowz: 10\n' >"$OUT/bad.yaml"
+expect_exit 2 "check-config names file:line of an unknown key" sh -c "\"$MG\" check-config $OUT/bad.yaml 2>&1 | grep -q 'bad.yaml:2:' && exit 2"
+expect_exit 2 "--set of an unknown key" "$MG" check-config config/minimal.yaml --set flows.nope=1
+
+# ---- Zeek baselines: our flow and DNS records agree with conn.log / dns.log
+for dir in "$SHARED"/pcaps/zeek/*/; do
+    name=$(basename "$dir")
+    pcap=$(ls "$dir"*.pcap* 2>/dev/null | head -1)
+    [ -n "$pcap" ] || continue
+    conn=$(ls "$dir"*/conn.log 2>/dev/null | head -1)
+    dns=$(ls "$dir"*/dns.log 2>/dev/null | head -1)
+    [ -n "$conn$dns" ] || continue
+    "$MG" replay "${LONG[@]}" --set "$FIELDS" --set 'dns.ports=[53,5353,5355]' --flows-out "$OUT/$name.flows" \
+        --dns-out "$OUT/$name.dns" "$pcap" 2>"$OUT/$name.err"
+    if [ -n "$conn" ]; then
+        python3 tests/compare_zeek.py conn "$conn" "$OUT/$name.flows" >"$OUT/last.log" 2>&1
+        case $? in
+            0) ok "zeek conn.log agrees: $name" ;;
+            3) echo "skip zeek conn.log of $name: $(tail -1 "$OUT/last.log")" ;;
+            *) bad "zeek conn.log agrees: $name"; sed 's/^/     /' "$OUT/last.log" | head -30 ;;
+        esac
+    fi
+    if [ -n "$dns" ]; then
+        check "zeek dns.log agrees: $name" python3 tests/compare_zeek.py dns "$dns" "$OUT/$name.dns"
+    fi
+done
+
+# ---- VXLAN-wrapped capture gives the same records as the plain one
+WRAP_SET=(pcaps/zeek/wikipedia/wikipedia.pcap pcaps/tcpdump/dns_tcp.pcap pcaps/ndpi/dns/dns.pcap
+          pcaps/zeek/q-in-q/q-in-q.pcap pcaps/slips/cc-beacon-short/test-cc-capture-2.pcap
+          pcaps/zeek/ipv6-fragmented-dns/ipv6-fragmented-dns.pcap pcaps/domainator/iodine/iodine_upload-big_240731.pcapng)
+for rel in "${WRAP_SET[@]}"; do
+    p=$SHARED/$rel
+    [ -f "$p" ] || continue
+    n=$(basename "$p")
+    python3 scripts/mirror-wrap.py --vni 42 "$p" "$OUT/$n.vxlan.pcap" >/dev/null
+    "$MG" replay --set "$FIELDS" --flows-out "$OUT/$n.plain.flows" --dns-out "$OUT/$n.plain.dns" "$p" 2>/dev/null
+    "$MG" replay --set "$FIELDS" --flows-out "$OUT/$n.vx.flows" --dns-out "$OUT/$n.vx.dns" "$OUT/$n.vxlan.pcap" 2>/dev/null
+    sed -i 's/"vni":[0-9]*//' "$OUT/$n.plain.dns" "$OUT/$n.vx.dns"
+    check "mirror-wrapped = plain (flows): $n" cmp "$OUT/$n.plain.flows" "$OUT/$n.vx.flows"
+    check "mirror-wrapped = plain (dns): $n" cmp "$OUT/$n.plain.dns" "$OUT/$n.vx.dns"
+done
+
+# ---- the project's demo capture: counts equal the generator's ground truth
+DEMO=pcaps/demo/mirror-demo.pcap
+if [ -f "$DEMO" ]; then
+    "$MG" replay -c pcaps/demo/sensor.yaml --flows-out "$OUT/demo.flows" --dns-out "$OUT/demo.dns" \
+        --stats-json "$OUT/demo.stats.json" "$DEMO" 2>"$OUT/demo.err"
+    check "demo: counts match the generator's truth file" \
+        python3 tests/check_truth.py "$DEMO.truth.json" "$OUT/demo.stats.json" "$OUT/demo.flows" "$OUT/demo.dns"
+    "$MG" replay -c pcaps/demo/sensor.yaml --flows-out "$OUT/demo2.flows" --dns-out "$OUT/demo2.dns" "$DEMO" 2>/dev/null
+    check "demo: same records on a second run" cmp "$OUT/demo.flows" "$OUT/demo2.flows"
+    "$MG" replay -c pcaps/demo/sensor.yaml --capture pcap --flows-out "$OUT/demo3.flows" \
+        --dns-out "$OUT/demo3.dns" "$DEMO" 2>/dev/null
+    check "demo: libpcap reader gives the same flows as the mmap reader" cmp "$OUT/demo.flows" "$OUT/demo3.flows"
+    check "demo: libpcap reader gives the same dns records" cmp "$OUT/demo.dns" "$OUT/demo3.dns"
+fi
+
+# ---- hostile input: every shared capture through the sanitizer build
+if [ -n "$MG_ASAN" ] && [ -x "$MG_ASAN" ]; then
+    nf=0; nbad=0
+    while IFS= read -r -d '' p; do
+        nf=$((nf+1))
+        if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$MG_ASAN" replay --flows-out /dev/null \
+                --dns-out /dev/null "$p" >/dev/null 2>"$OUT/asan.err"; then
+            if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$OUT/asan.err"; then
+                nbad=$((nbad+1)); echo "     sanitizer: $p"; head -20 "$OUT/asan.err"
+            fi
+        fi
+    done < <(find "$SHARED/pcaps" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -print0)
+    if [ "$nbad" = 0 ] && [ "$nf" -gt 0 ]; then ok "ASan+UBSan replay of $nf shared captures"; else bad "sanitizer errors in $nbad of $nf captures"; fi
+fi
+
+# ---- live capture on a veth pair in a network namespace
+if [ -x tests/live_veth.sh ]; then
+    check "live capture on a veth pair (libpcap)" tests/live_veth.sh "$MG" "$OUT"
+fi
+
+echo "integration: $pass passed, $fail failed"
+[ "$fail" = 0 ]
