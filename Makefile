@@ -9,7 +9,9 @@
 BUILD   ?= build
 CC      ?= cc
 PKGS    := libpcap yaml-0.1 hiredis
-DPDK    ?= $(shell pkg-config --exists libdpdk 2>/dev/null && echo 1 || echo 0)
+# DPDK is built in when pkg-config finds it and the DPDK source exists
+# (capture/cap_dpdk.c arrives with the line-rate issue); DPDK=0 forces it off.
+DPDK    ?= $(shell test -f capture/cap_dpdk.c && pkg-config --exists libdpdk 2>/dev/null && echo 1 || echo 0)
 
 SRC     := $(wildcard sensor/*.c capture/*.c decoders/*.c detect/*.c config/*.c)
 ifeq ($(DPDK),1)
@@ -61,7 +63,7 @@ test: deps
 	$(MAKE) unit-asan
 	$(MAKE) integration
 
-unit: $(BUILD)/unit-tests
+unit: $(BUILD)/unit-tests $(BUILD)/mirrorguard
 	cd tests && ../$(BUILD)/unit-tests
 
 unit-asan:

@@ -35,10 +35,11 @@ _Static_assert(sizeof(struct flow_ent) == 120, "flow entry must stay 120 bytes")
 
 struct flow_table {
     struct flow_ent *ents;
-    uint32_t *buckets;
+    uint32_t *buckets;              /* ~index of the chain head: calloc's 0 = NIL */
     uint32_t nbuckets, mask;
     uint32_t capacity;
-    uint32_t free_head;
+    uint32_t free_head;             /* released entries */
+    uint32_t next_new;              /* entries never used start here */
     uint32_t wheel[WHEEL];
     uint64_t cur_s;                 /* wheel time: last second processed */
     int      started;
@@ -104,16 +105,18 @@ flow_new(const struct flow_cfg *c)
     ft->capacity = n;
     ft->nbuckets = n;
     ft->mask = n - 1;
-    ft->ents = malloc((size_t)n * sizeof(*ft->ents));
-    ft->buckets = malloc((size_t)n * sizeof(*ft->buckets));
+    /* calloc: the kernel hands out zero pages as they are touched, so a
+     * table sized for a million flows costs memory only for the flows seen
+     * (peak RSS, not table_bytes, is what a quiet sensor uses), and start-up
+     * does not fault in 120 MB. Buckets hold ~index so zero means empty. */
+    ft->ents = calloc(n, sizeof(*ft->ents));
+    ft->buckets = calloc(n, sizeof(*ft->buckets));
     if (!ft->ents || !ft->buckets) {
         flow_free(ft);
         return NULL;
     }
-    memset(ft->buckets, 0xff, (size_t)n * sizeof(*ft->buckets));
-    for (uint32_t i = 0; i < n; i++)
-        ft->ents[i].hnext = i + 1 < n ? i + 1 : NIL;
-    ft->free_head = 0;
+    ft->free_head = NIL;
+    ft->next_new = 0;
     for (uint32_t i = 0; i < WHEEL; i++)
         ft->wheel[i] = NIL;
     ft->st.capacity = n;
@@ -240,11 +243,15 @@ ent_release(struct flow_table *ft, uint32_t i)
     struct flow_ent *e = &ft->ents[i];
     uint32_t b = (uint32_t)key_hash(&e->src, e->sport, &e->dst, e->dport, e->proto,
                                     e->vlan, ft->cfg.seed) & ft->mask;
-    uint32_t *pp = &ft->buckets[b];
-    while (*pp != NIL && *pp != i)
-        pp = &ft->ents[*pp].hnext;
-    if (*pp == i)
-        *pp = e->hnext;
+    if (~ft->buckets[b] == i) {
+        ft->buckets[b] = ~e->hnext;
+    } else {
+        uint32_t j = ~ft->buckets[b];
+        while (j != NIL && ft->ents[j].hnext != i)
+            j = ft->ents[j].hnext;
+        if (j != NIL)
+            ft->ents[j].hnext = e->hnext;
+    }
     e->hnext = ft->free_head;
     ft->free_head = i;
     ft->st.in_use--;
@@ -379,26 +386,57 @@ initiator_is_dst(const struct dec_pkt *p)
     return 0;
 }
 
+uint64_t
+flow_seed(const struct flow_table *ft)
+{
+    return ft->cfg.seed;
+}
+
+void
+flow_prefetch(const struct flow_table *ft, uint64_t h)
+{
+    __builtin_prefetch(&ft->buckets[(uint32_t)h & ft->mask]);
+}
+
+void
+flow_prefetch_entry(const struct flow_table *ft, uint64_t h)
+{
+    uint32_t i = ~ft->buckets[(uint32_t)h & ft->mask];
+    if (i != NIL)
+        __builtin_prefetch(&ft->ents[i]);
+}
+
 int
 flow_packet(struct flow_table *ft, const struct dec_pkt *p, uint64_t ts_ns,
             struct flow_hit *hit, flow_emit_cb emit, void *arg)
 {
-    uint64_t h = flow_hash(p, ft->cfg.seed);
+    return flow_packet_h(ft, p, flow_hash(p, ft->cfg.seed), ts_ns, hit, emit, arg);
+}
+
+int
+flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64_t ts_ns,
+              struct flow_hit *hit, flow_emit_cb emit, void *arg)
+{
     uint32_t b = (uint32_t)h & ft->mask;
-    uint32_t i = ft->buckets[b];
+    uint32_t i = ~ft->buckets[b];
     int dir = 0;
     struct flow_ent *e = NULL;
 
+    /* Addresses compare as 64-bit words: four loads, no memcmp call. */
+    uint64_t s0 = load64(p->src.b), s1 = load64(p->src.b + 8);
+    uint64_t d0 = load64(p->dst.b), d1 = load64(p->dst.b + 8);
     while (i != NIL) {
         e = &ft->ents[i];
         if (e->proto == p->proto && e->vlan == p->vlan) {
+            uint64_t e0 = load64(e->src.b), e1 = load64(e->src.b + 8);
+            uint64_t f0 = load64(e->dst.b), f1 = load64(e->dst.b + 8);
             if (e->sport == p->sport && e->dport == p->dport &&
-                memcmp(&e->src, &p->src, 16) == 0 && memcmp(&e->dst, &p->dst, 16) == 0) {
+                ((e0 ^ s0) | (e1 ^ s1) | (f0 ^ d0) | (f1 ^ d1)) == 0) {
                 dir = 0;
                 break;
             }
             if (e->sport == p->dport && e->dport == p->sport &&
-                memcmp(&e->src, &p->dst, 16) == 0 && memcmp(&e->dst, &p->src, 16) == 0) {
+                ((e0 ^ d0) | (e1 ^ d1) | (f0 ^ s0) | (f1 ^ s1)) == 0) {
                 dir = 1;
                 break;
             }
@@ -408,11 +446,17 @@ flow_packet(struct flow_table *ft, const struct dec_pkt *p, uint64_t ts_ns,
 
     hit->is_new = 0;
     if (i == NIL) {
-        if (ft->free_head == NIL && evict_one(ft, emit, arg) != 0)
+        if (ft->free_head == NIL && ft->next_new == ft->capacity &&
+            evict_one(ft, emit, arg) != 0)
             return -1;                  /* cannot happen: a full table has entries */
-        i = ft->free_head;
-        e = &ft->ents[i];
-        ft->free_head = e->hnext;
+        if (ft->free_head != NIL) {
+            i = ft->free_head;
+            e = &ft->ents[i];
+            ft->free_head = e->hnext;
+        } else {
+            i = ft->next_new++;
+            e = &ft->ents[i];
+        }
         int flip = initiator_is_dst(p);
         e->src = flip ? p->dst : p->src;
         e->dst = flip ? p->src : p->dst;
@@ -428,8 +472,8 @@ flow_packet(struct flow_table *ft, const struct dec_pkt *p, uint64_t ts_ns,
         for (int d = 0; d < 2; d++)
             e->last_ms[d] = MS_UNSET;
         ent_reset_counters(e);
-        e->hnext = ft->buckets[b];
-        ft->buckets[b] = i;
+        e->hnext = ~ft->buckets[b];
+        ft->buckets[b] = ~i;
         dir = flip;
         e->cls = (uint8_t)flow_cls(e);
         uint64_t t = ts_ns / NS_PER_S;

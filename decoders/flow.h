@@ -75,6 +75,16 @@ struct flow_hit {
 int flow_packet(struct flow_table *ft, const struct dec_pkt *pkt, uint64_t ts_ns,
                 struct flow_hit *hit, flow_emit_cb emit, void *arg);
 
+/* The same with the hash already computed (flow_hash(pkt, seed) with the
+ * table's seed), so a burst can be hashed and prefetched first. */
+int flow_packet_h(struct flow_table *ft, const struct dec_pkt *pkt, uint64_t hash,
+                  uint64_t ts_ns, struct flow_hit *hit, flow_emit_cb emit, void *arg);
+/* Prefetch the bucket of a hash, then (a step later) its first entry: a
+ * burst of packets then waits for memory once, not once per packet. */
+void flow_prefetch(const struct flow_table *ft, uint64_t hash);
+void flow_prefetch_entry(const struct flow_table *ft, uint64_t hash);
+uint64_t flow_seed(const struct flow_table *ft);
+
 /* Advance the clock to now_ns (packet time) and emit what timed out. Cheap
  * when called with the same second again. Time never goes backwards: an
  * older now_ns is ignored. */

@@ -84,7 +84,8 @@ struct dns_answer {
     char     data[DNS_MAX_RDATA];   /* "1.2.3.4", "2001:db8::1", a name, TXT text */
 };
 
-/* One DNS transaction: a query and, when seen, its response. */
+/* One DNS transaction: a query and, when seen, its response. In a ring only
+ * the first n_answers entries of answers[] are present: read no further. */
 struct dns_rec {
     struct mg_addr client, server;
     uint16_t cport, sport;      /* client port, server port */

@@ -3,6 +3,7 @@
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage or configuration error;
  * every failure prints one line that names the file (and line) at fault. */
+#define _GNU_SOURCE 1
 #include "sensor.h"
 
 #include <errno.h>
@@ -12,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-_Atomic int g_stop;
 
 static struct cap_source *g_live[MG_MAX_WORKERS];
 static unsigned g_n_live;
@@ -144,9 +143,15 @@ run_pipeline(struct pipeline *p, int live)
         return 1;
     }
     pthread_create(&p->out_thread, NULL, output_main, p);
+    pthread_setname_np(p->out_thread, "mg-output");
     pthread_create(&p->det_thread, NULL, detect_main, p);
-    for (unsigned i = 0; i < p->n_workers; i++)
+    pthread_setname_np(p->det_thread, "mg-detect");
+    for (unsigned i = 0; i < p->n_workers; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "mg-worker%u", i);
         pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
+        pthread_setname_np(p->workers[i].thread, name);
+    }
 
     if (live) {
         /* The main thread only watches: periodic stats until every worker
