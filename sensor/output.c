@@ -3,6 +3,7 @@
  * files. Write errors (disk full) are counted and reported at close, loudly,
  * never silently ignored. */
 #include "sensor.h"
+#include "obuf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -53,7 +54,6 @@ open_out(const char *path, int *own, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
     *own = 1;
     return f;
 }
@@ -83,10 +83,23 @@ output_open(struct output *o, const struct cfg *c, char *err, size_t errlen)
     o->findings = open_out(c->outputs.findings_path, &o->own_findings, err, errlen);
     if (!o->findings && c->outputs.findings_path && *c->outputs.findings_path)
         return -1;
+    o->fb = calloc(1, sizeof(*o->fb));
+    o->db = calloc(1, sizeof(*o->db));
+    o->xb = calloc(1, sizeof(*o->xb));
+    if (!o->fb || !o->db || !o->xb) {
+        snprintf(err, errlen, "out of memory for output buffers");
+        return -1;
+    }
+    o->fb->f = o->flows;
+    o->db->f = o->dns;
+    o->xb->f = o->findings;
     if (o->flows) {                 /* header line, as in S3-delivered logs */
-        for (unsigned i = 0; i < o->n_fields; i++)
-            fprintf(o->flows, "%s%s", i ? " " : "", vpc_fields[o->fields[i]].name);
-        fputc('\n', o->flows);
+        for (unsigned i = 0; i < o->n_fields; i++) {
+            if (i)
+                ob_ch(o->fb, ' ');
+            ob_str(o->fb, vpc_fields[o->fields[i]].name);
+        }
+        ob_ch(o->fb, '\n');
     }
     return 0;
 }
@@ -129,6 +142,16 @@ dash(const char *s)
 }
 
 static void
+ob_addr(struct obuf *b, const struct mg_addr *a, int family)
+{
+    char t[64];
+    if (family == 4)
+        ob_ipv4(b, a->b);
+    else
+        ob_str(b, mg_addr_str(a, family, t, sizeof(t)));
+}
+
+static void
 flow_line(struct output *o, const struct flow_rec *r, int d)
 {
     const struct cfg *c = o->cfg;
@@ -138,51 +161,51 @@ flow_line(struct output *o, const struct flow_rec *r, int d)
     unsigned sport = d ? r->dport : r->sport;
     unsigned dport = d ? r->sport : r->dport;
     const struct cfg_mirror_session *ms = cfg_session_by_vni(c, fd->vni);
-    char a[64], b[64];
-    FILE *f = o->flows;
+    struct obuf *b = o->fb;
 
     if (r->proto == 1 || r->proto == 58)
         sport = dport = 0;          /* VPC Flow Logs carry no ports for ICMP */
     for (unsigned i = 0; i < o->n_fields; i++) {
         if (i)
-            fputc(' ', f);
+            ob_ch(b, ' ');
         switch (o->fields[i]) {
-        case VF_VERSION: fprintf(f, "%d", o->flow_version); break;
-        case VF_ACCOUNT: fputs(dash(ms && ms->account_id && *ms->account_id ?
-                                    ms->account_id : c->account_id), f); break;
-        case VF_IFACE: fputs(dash(ms ? ms->eni : NULL), f); break;
-        case VF_SRCADDR: case VF_PKTSRC: fputs(mg_addr_str(src, r->family, a, sizeof(a)), f); break;
-        case VF_DSTADDR: case VF_PKTDST: fputs(mg_addr_str(dst, r->family, b, sizeof(b)), f); break;
-        case VF_SRCPORT: fprintf(f, "%u", sport); break;
-        case VF_DSTPORT: fprintf(f, "%u", dport); break;
-        case VF_PROTO: fprintf(f, "%u", r->proto); break;
-        case VF_PACKETS: fprintf(f, "%" PRIu32, fd->pkts); break;
-        case VF_BYTES: fprintf(f, "%" PRIu64, fd->bytes); break;
-        case VF_START: fprintf(f, "%" PRIu64, (uint64_t)(fd->first_ns / 1000000000ull)); break;
-        case VF_END: fprintf(f, "%" PRIu64, (uint64_t)(fd->last_ns / 1000000000ull)); break;
-        case VF_ACTION: fputs("ACCEPT", f); break;  /* a mirror only sees what was let through */
-        case VF_LOGSTATUS: fputs("OK", f); break;
-        case VF_VPC: fputs(dash(ms ? ms->vpc_id : NULL), f); break;
-        case VF_SUBNET: fputs(dash(ms ? ms->subnet_id : NULL), f); break;
-        case VF_INSTANCE: fputs(dash(ms ? ms->instance_id : NULL), f); break;
-        case VF_TCPFLAGS: fprintf(f, "%u", r->proto == 6 ? vpc_tcp_flags(fd->tcp_flags, d) : 0); break;
-        case VF_TYPE: fputs(r->family == 6 ? "IPv6" : "IPv4", f); break;
-        case VF_REGION: fputs(dash(c->region), f); break;
-        case VF_AZ: fputs(dash(c->az_id), f); break;
+        case VF_VERSION: ob_u64(b, (uint64_t)o->flow_version); break;
+        case VF_ACCOUNT: ob_str(b, dash(ms && ms->account_id && *ms->account_id ?
+                                        ms->account_id : c->account_id)); break;
+        case VF_IFACE: ob_str(b, dash(ms ? ms->eni : NULL)); break;
+        case VF_SRCADDR: case VF_PKTSRC: ob_addr(b, src, r->family); break;
+        case VF_DSTADDR: case VF_PKTDST: ob_addr(b, dst, r->family); break;
+        case VF_SRCPORT: ob_u64(b, sport); break;
+        case VF_DSTPORT: ob_u64(b, dport); break;
+        case VF_PROTO: ob_u64(b, r->proto); break;
+        case VF_PACKETS: ob_u64(b, fd->pkts); break;
+        case VF_BYTES: ob_u64(b, fd->bytes); break;
+        case VF_START: ob_u64(b, fd->first_ns / 1000000000ull); break;
+        case VF_END: ob_u64(b, fd->last_ns / 1000000000ull); break;
+        case VF_ACTION: ob_str(b, "ACCEPT"); break;   /* a mirror only sees what was let through */
+        case VF_LOGSTATUS: ob_str(b, "OK"); break;
+        case VF_VPC: ob_str(b, dash(ms ? ms->vpc_id : NULL)); break;
+        case VF_SUBNET: ob_str(b, dash(ms ? ms->subnet_id : NULL)); break;
+        case VF_INSTANCE: ob_str(b, dash(ms ? ms->instance_id : NULL)); break;
+        case VF_TCPFLAGS: ob_u64(b, r->proto == 6 ? vpc_tcp_flags(fd->tcp_flags, d) : 0); break;
+        case VF_TYPE: ob_str(b, r->family == 6 ? "IPv6" : "IPv4"); break;
+        case VF_REGION: ob_str(b, dash(c->region)); break;
+        case VF_AZ: ob_str(b, dash(c->az_id)); break;
         case VF_FLOWDIR:
-            fputs(in_home_net(c, src, r->family) ? "egress" : "ingress", f);
+            ob_str(b, in_home_net(c, src, r->family) ? "egress" : "ingress");
             break;
         case VF_TRAFFIC_PATH:
             /* egress only: 1 = within the VPC, 8 = through an internet gateway */
             if (!in_home_net(c, src, r->family))
-                fputc('-', f);
+                ob_ch(b, '-');
             else
-                fputc(in_home_net(c, dst, r->family) ? '1' : '8', f);
+                ob_ch(b, in_home_net(c, dst, r->family) ? '1' : '8');
             break;
-        default: fputc('-', f); break;
+        default: ob_ch(b, '-'); break;
         }
     }
-    fputc('\n', f);
+    ob_ch(b, '\n');
+    ob_line_done(b);
     o->flow_lines++;
 }
 
@@ -197,103 +220,144 @@ output_flow(struct output *o, const struct flow_rec *r)
 }
 
 static void
-json_str(FILE *f, const char *s)
+json_str(struct obuf *b, const char *s)
 {
-    fputc('"', f);
+    static const char hex[] = "0123456789abcdef";
+    ob_ch(b, '"');
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
+        if (ch == '"' || ch == '\\') {
+            ob_ch(b, '\\');
+            ob_ch(b, (char)ch);
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            char u[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
+            ob_mem(b, u, 6);
+        } else {
+            ob_ch(b, (char)ch);
+        }
     }
-    fputc('"', f);
+    ob_ch(b, '"');
 }
 
 static void
-json_time(FILE *f, uint64_t ns)
+json_time(struct obuf *b, uint64_t ns)
 {
     time_t s = (time_t)(ns / 1000000000ull);
     struct tm tm;
+    char t[80];
     gmtime_r(&s, &tm);
-    fprintf(f, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06uZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
-            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-            (unsigned)(ns % 1000000000ull / 1000));
+    snprintf(t, sizeof(t), "\"%04d-%02d-%02dT%02d:%02d:%02d.%06uZ\"", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (unsigned)(ns % 1000000000ull / 1000));
+    ob_str(b, t);
+}
+
+static void
+json_bool(struct obuf *b, const char *key, int v)
+{
+    ob_str(b, key);
+    ob_str(b, v ? "true" : "false");
+}
+
+static void
+json_type(struct obuf *b, uint16_t type)
+{
+    const char *tn = dns_type_name(type);
+    if (tn) {
+        json_str(b, tn);
+    } else {
+        ob_str(b, "\"TYPE");
+        ob_u64(b, type);
+        ob_ch(b, '"');
+    }
 }
 
 void
 output_dns(struct output *o, const struct dns_rec *r)
 {
-    FILE *f = o->dns;
-    if (!f)
+    struct obuf *b = o->db;
+    if (!o->dns)
         return;
     char a[64];
     const struct cfg_mirror_session *ms = cfg_session_by_vni(o->cfg, r->vni);
-    const char *tn = dns_type_name(r->qtype);
-    fputs("{\"ts\":", f);
-    json_time(f, r->has_query ? r->query_ns : r->response_ns);
-    fputs(",\"client\":", f);
-    json_str(f, mg_addr_str(&r->client, r->family, a, sizeof(a)));
-    fprintf(f, ",\"client_port\":%u,\"server\":", r->cport);
-    json_str(f, mg_addr_str(&r->server, r->family, a, sizeof(a)));
-    fprintf(f, ",\"server_port\":%u,\"transport\":\"%s\",\"id\":%u,\"qname\":", r->sport,
-            r->transport == 6 ? "tcp" : "udp", r->id);
-    json_str(f, r->qname);
-    fprintf(f, ",\"qclass\":%u,\"qtype\":%u,\"qtype_name\":", r->qclass, r->qtype);
-    if (tn)
-        json_str(f, tn);
-    else
-        fprintf(f, "\"TYPE%u\"", r->qtype);
+    ob_str(b, "{\"ts\":");
+    json_time(b, r->has_query ? r->query_ns : r->response_ns);
+    ob_str(b, ",\"client\":");
+    json_str(b, mg_addr_str(&r->client, r->family, a, sizeof(a)));
+    ob_str(b, ",\"client_port\":");
+    ob_u64(b, r->cport);
+    ob_str(b, ",\"server\":");
+    json_str(b, mg_addr_str(&r->server, r->family, a, sizeof(a)));
+    ob_str(b, ",\"server_port\":");
+    ob_u64(b, r->sport);
+    ob_str(b, r->transport == 6 ? ",\"transport\":\"tcp\",\"id\":" : ",\"transport\":\"udp\",\"id\":");
+    ob_u64(b, r->id);
+    ob_str(b, ",\"qname\":");
+    json_str(b, r->qname);
+    ob_str(b, ",\"qclass\":");
+    ob_u64(b, r->qclass);
+    ob_str(b, ",\"qtype\":");
+    ob_u64(b, r->qtype);
+    ob_str(b, ",\"qtype_name\":");
+    json_type(b, r->qtype);
     if (r->has_response) {
         const char *rn = dns_rcode_name(r->rcode);
-        fprintf(f, ",\"rcode\":%u,\"rcode_name\":", r->rcode);
+        ob_str(b, ",\"rcode\":");
+        ob_u64(b, r->rcode);
+        ob_str(b, ",\"rcode_name\":");
         if (rn)
-            json_str(f, rn);
+            json_str(b, rn);
         else
-            fputs("null", f);
-        fprintf(f, ",\"aa\":%s,\"tc\":%s,\"rd\":%s,\"ra\":%s",
-                r->flags & DNS_F_AA ? "true" : "false", r->flags & DNS_F_TC ? "true" : "false",
-                r->flags & DNS_F_RD ? "true" : "false", r->flags & DNS_F_RA ? "true" : "false");
-        if (r->has_query)
-            fprintf(f, ",\"rtt_ms\":%.3f",
-                    r->response_ns >= r->query_ns ? (double)(r->response_ns - r->query_ns) / 1e6 : 0.0);
-        fputs(",\"answers\":[", f);
+            ob_str(b, "null");
+        json_bool(b, ",\"aa\":", r->flags & DNS_F_AA);
+        json_bool(b, ",\"tc\":", r->flags & DNS_F_TC);
+        json_bool(b, ",\"rd\":", r->flags & DNS_F_RD);
+        json_bool(b, ",\"ra\":", r->flags & DNS_F_RA);
+        if (r->has_query) {
+            uint64_t us = r->response_ns >= r->query_ns ? (r->response_ns - r->query_ns) / 1000 : 0;
+            char t[32];
+            snprintf(t, sizeof(t), ",\"rtt_ms\":%llu.%03llu", (unsigned long long)(us / 1000),
+                     (unsigned long long)(us % 1000));
+            ob_str(b, t);
+        }
+        ob_str(b, ",\"answers\":[");
         for (unsigned i = 0; i < r->n_answers && i < DNS_MAX_ANSWERS; i++) {
             const struct dns_answer *an = &r->answers[i];
-            const char *at = dns_type_name(an->type);
-            fputs(i ? ",{\"type\":" : "{\"type\":", f);
-            if (at)
-                json_str(f, at);
-            else
-                fprintf(f, "\"TYPE%u\"", an->type);
-            fprintf(f, ",\"ttl\":%u,\"data\":", an->ttl);
-            json_str(f, an->data);
-            fputc('}', f);
+            ob_str(b, i ? ",{\"type\":" : "{\"type\":");
+            json_type(b, an->type);
+            ob_str(b, ",\"ttl\":");
+            ob_u64(b, an->ttl);
+            ob_str(b, ",\"data\":");
+            json_str(b, an->data);
+            ob_ch(b, '}');
         }
-        fprintf(f, "],\"answers_total\":%u", r->an_count);
+        ob_str(b, "],\"answers_total\":");
+        ob_u64(b, r->an_count);
     } else {
-        fputs(",\"rcode\":null,\"rcode_name\":null,\"answers\":[]", f);
+        ob_str(b, ",\"rcode\":null,\"rcode_name\":null,\"answers\":[]");
     }
-    fprintf(f, ",\"has_query\":%s,\"has_response\":%s,\"vni\":%u",
-            r->has_query ? "true" : "false", r->has_response ? "true" : "false", r->vni);
+    json_bool(b, ",\"has_query\":", r->has_query);
+    json_bool(b, ",\"has_response\":", r->has_response);
+    ob_str(b, ",\"vni\":");
+    ob_u64(b, r->vni);
     if (ms) {
-        fputs(",\"interface_id\":", f);
-        json_str(f, dash(ms->eni));
-        fputs(",\"instance_id\":", f);
-        json_str(f, dash(ms->instance_id));
+        ob_str(b, ",\"interface_id\":");
+        json_str(b, dash(ms->eni));
+        ob_str(b, ",\"instance_id\":");
+        json_str(b, dash(ms->instance_id));
     }
-    fputs("}\n", f);
+    ob_str(b, "}\n");
+    ob_line_done(b);
     o->dns_lines++;
 }
 
 static int
-close_one(FILE *f, int own, const char *path, char *err, size_t errlen)
+close_one(FILE *f, struct obuf *b, int own, const char *path, char *err, size_t errlen)
 {
     if (!f)
         return 0;
-    int bad = ferror(f);
+    ob_flush(b);
+    int bad = ferror(f) || b->err;
     if (fflush(f) != 0)
         bad = 1;
     if (own && fclose(f) != 0)
@@ -310,9 +374,13 @@ int
 output_close(struct output *o, char *err, size_t errlen)
 {
     int rc = 0;
-    rc |= close_one(o->flows, o->own_flows, o->cfg->outputs.flows_path, err, errlen);
-    rc |= close_one(o->dns, o->own_dns, o->cfg->outputs.dns_path, err, errlen);
-    rc |= close_one(o->findings, o->own_findings, o->cfg->outputs.findings_path, err, errlen);
+    rc |= close_one(o->flows, o->fb, o->own_flows, o->cfg->outputs.flows_path, err, errlen);
+    rc |= close_one(o->dns, o->db, o->own_dns, o->cfg->outputs.dns_path, err, errlen);
+    rc |= close_one(o->findings, o->xb, o->own_findings, o->cfg->outputs.findings_path, err, errlen);
     o->flows = o->dns = o->findings = NULL;
+    free(o->fb);
+    free(o->db);
+    free(o->xb);
+    o->fb = o->db = o->xb = NULL;
     return rc ? -1 : 0;
 }

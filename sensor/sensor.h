@@ -44,6 +44,7 @@ struct worker_stats {
     uint64_t ring_drops;            /* records lost because the ring was full */
     uint64_t ring_waits;            /* times the worker waited for room (replay) */
     uint64_t first_ns, last_ns;     /* packet time span */
+    double cpu_seconds;             /* this worker thread's CPU time */
 };
 
 struct worker {
@@ -79,9 +80,12 @@ void *worker_main(void *arg);
 
 /* ==== Output ==== */
 
+struct obuf;
+
 struct output {
     const struct cfg *cfg;
     FILE *flows, *dns, *findings;
+    struct obuf *fb, *db, *xb;      /* their buffers (obuf.h) */
     int own_flows, own_dns, own_findings;   /* fclose at the end (not stdout) */
     char *flows_path, *dns_path, *findings_path;
     int flow_version;               /* from the chosen fields */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/resource.h>
 
 struct totals {
     struct worker_stats w;
@@ -37,6 +38,7 @@ sum(const struct pipeline *p, struct totals *t)
             t->dns_bad_total += s->dns_bad[k];
         }
         t->w.ring_drops += s->ring_drops;
+        t->w.cpu_seconds += s->cpu_seconds;
         t->w.ring_waits += s->ring_waits;
         if (s->first_ns && (!t->w.first_ns || s->first_ns < t->w.first_ns))
             t->w.first_ns = s->first_ns;
@@ -84,6 +86,10 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
     double gbps = wall_s > 0 ? (double)t.w.wire_bytes * 8 / wall_s / 1e9 : 0;
     fprintf(f, "mirrorguard: %" PRIu64 " packets, %" PRIu64 " bytes in %.3f s: %.2f Mpps, %.2f Gbit/s\n",
             t.w.pkts, t.w.wire_bytes, wall_s, pps / 1e6, gbps);
+    if (t.w.cpu_seconds > 0)
+        fprintf(f, "  workers: %.3f s CPU, %.1f ns/packet, %.2f Mpps per core\n", t.w.cpu_seconds,
+                t.w.cpu_seconds * 1e9 / (double)(t.w.pkts ? t.w.pkts : 1),
+                (double)t.w.pkts / t.w.cpu_seconds / 1e6);
     fprintf(f, "  tunnelled %" PRIu64 " (vxlan %" PRIu64 ", geneve %" PRIu64 "), decoded %" PRIu64
             ", undecodable %" PRIu64 ", partial headers %" PRIu64 "\n",
             t.w.tunnelled, t.w.vxlan, t.w.geneve, t.w.status[DEC_OK] + t.w.status[DEC_PROTO_OTHER],
@@ -120,6 +126,8 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
             ",\"ns_per_packet\":%.2f,\"packet_time_first_ns\":%" PRIu64 ",\"packet_time_last_ns\":%" PRIu64,
             t.w.pkts, t.w.wire_bytes, t.w.cap_bytes, wall_s, pps, gbps,
             t.w.pkts ? wall_s * 1e9 / (double)t.w.pkts : 0.0, t.w.first_ns, t.w.last_ns);
+    fprintf(f, ",\"worker_cpu_seconds\":%.6f,\"worker_cpu_ns_per_packet\":%.2f",
+            t.w.cpu_seconds, t.w.pkts ? t.w.cpu_seconds * 1e9 / (double)t.w.pkts : 0.0);
     fprintf(f, ",\"tunnelled\":%" PRIu64 ",\"vxlan\":%" PRIu64 ",\"geneve\":%" PRIu64
             ",\"partial_headers\":%" PRIu64 ",\"undecodable\":%" PRIu64 ",\"decode\":{",
             t.w.tunnelled, t.w.vxlan, t.w.geneve, t.w.partial, t.undecodable);
@@ -142,9 +150,15 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
     fprintf(f, "}},\"rings\":{\"worker_drops\":%" PRIu64 ",\"detect_drops\":%" PRIu64
             ",\"waits\":%" PRIu64 "},\"capture\":{\"drops\":%" PRIu64 ",\"bad_records\":%" PRIu64
             ",\"skipped_blocks\":%" PRIu64 "},\"output\":{\"flow_lines\":%" PRIu64
-            ",\"dns_lines\":%" PRIu64 "},\"workers\":%u}\n",
+            ",\"dns_lines\":%" PRIu64 "},\"workers\":%u",
             t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records,
             t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)   /* ru_maxrss is in KiB on Linux */
+        fprintf(f, ",\"peak_rss_bytes\":%ld,\"cpu_user_seconds\":%.3f,\"cpu_system_seconds\":%.3f",
+                ru.ru_maxrss * 1024L, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+                (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+    fputs("}\n", f);
     int bad = ferror(f);
     if (f != stdout)
         bad |= fclose(f) != 0;

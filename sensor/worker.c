@@ -369,6 +369,9 @@ worker_main(void *arg)
             break;
     }
     worker_finish(w);
+    struct timespec cpu;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+        w->st.cpu_seconds = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
     atomic_store(&w->done, 1);
     return NULL;
 }
