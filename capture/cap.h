@@ -1,8 +1,10 @@
 /* capture/cap.h - capture sources.
  *
  * A source belongs to one worker thread. rx_burst() fills up to 'max' packet
- * descriptors; their data stays valid until release() is called for them (for
- * the memory-mapped file reader, until close()). Sources never allocate per
+ * descriptors; their data stays valid until release() is called for them or
+ * the next rx_burst(), whichever comes first (the memory-mapped reader gives
+ * pages of earlier bursts back to keep its footprint small). Anything needed
+ * longer is copied. Sources never allocate per
  * packet and never read the wall clock for packet times.
  *
  * Backends: "file" (cap_file.c: our own memory-mapped, bounds-checked pcap and

@@ -3,7 +3,8 @@
  * This is the replay fast path. The whole file is mapped read-only and the
  * packet descriptors handed out by rx_burst() point straight into the
  * mapping, so a packet costs a few loads and stores and no copy; its data
- * stays valid until close(). libpcap's pcap_next_ex() goes through a
+ * stays valid until the next rx_burst() (pages far behind the read position
+ * are given back, see file_rx_burst). libpcap's pcap_next_ex() goes through a
  * per-packet callback and a copy and tops out at a few million packets per
  * second; this reader is meant to run at well over ten million.
  *
@@ -131,6 +132,7 @@ struct cap_file {
     struct ng_iface *ifs;               /* pcapng: interfaces of the current section */
     uint32_t nifs, capifs;
     size_t pop_to;                      /* mmap: page tables filled up to here */
+    size_t drop_to;                     /* mmap: pages before this were given back */
     struct cap_stats st;
     char name[256];
     char err[256 + 256 + 8];           /* name + ": " + message */
@@ -569,6 +571,17 @@ static int file_rx_burst(struct cap_source *s, struct cap_pkt *pkts, unsigned ma
         else
             f->pop_to = to;
     }
+    /* Give back the pages of bursts already handed out (their data is valid
+     * only until the next rx_burst, see cap.h): a replay of a 2 GB file then
+     * keeps a few MB resident instead of the whole file, and the page tables
+     * stay small. The page cache keeps the file; only our mapping shrinks. */
+    if (f->map && f->off > f->drop_to + 2 * CAP_FILE_POP_WINDOW) {
+        size_t to = (f->off - CAP_FILE_POP_WINDOW) & ~(size_t)4095;
+        if (to > f->drop_to) {
+            (void)madvise((uint8_t *)f->map + f->drop_to, to - f->drop_to, MADV_DONTNEED);
+            f->drop_to = to;
+        }
+    }
     int n;
     if (f->fmt == FMT_PCAP) {
         if (f->be)
@@ -586,7 +599,7 @@ static int file_rx_burst(struct cap_source *s, struct cap_pkt *pkts, unsigned ma
 
 static void file_release(struct cap_source *s, struct cap_pkt *pkts, unsigned n)
 {
-    (void)s; (void)pkts; (void)n;       /* data lives in the mapping until close() */
+    (void)s; (void)pkts; (void)n;       /* nothing to give back per packet */
 }
 
 static void file_stats(struct cap_source *s, struct cap_stats *st)

@@ -108,7 +108,7 @@ capture:
   interface: $IF_CAP
   immediate: true
   promiscuous: true
-  buffer_mb: 32
+  buffer_mb: 64
   timeout_ms: 50
 EOF
 } >"$CFG"

@@ -1,0 +1,767 @@
+/* sensor/report_redis.c - exactly-once delivery of findings to Redis with an
+ * on-disk spool (the contract is in report_redis.h).
+ *
+ * Life of a message: submit() encodes the finding into a self-contained
+ * payload (the script's variable arguments, length-prefixed) with its seq,
+ * and puts it in the memory queue or, when Redis is away or the queue is
+ * full, in the spool. poll() takes messages in seq order - the spool's first,
+ * then the queue's - and sends them as one pipeline of script calls. Replies
+ * are taken in order; the delivered prefix is committed (popped from the
+ * queue, committed in the spool) and the rest is sent again later.
+ *
+ * Payload layout (the same bytes in memory and in spool records):
+ *   u32 nfields (= NF), then nfields times { u32 len, len bytes }, in the
+ *   order of enum field below. Integers little-endian. */
+#define _GNU_SOURCE
+#include "report_redis.h"
+#include "spool.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEQ_BLOCK 1024              /* seqs reserved per state-file write */
+#define SPOOL_RETRY_MS 5000         /* reopen an unusable spool this often */
+#define LOG_REPEAT_MS 60000         /* repeat an unchanged error this often */
+
+enum field {
+    F_ID, F_TYPE, F_SEV, F_UPD_ISO, F_UPD_EPOCH, F_INSTANCE, F_ARCHIVED,
+    F_COUNT, F_JSON, F_NOTIFY, NF
+};
+
+/* The script. KEYS: 1 sensor-seq hash, 2 stream, 3 finding hash, 4
+ * by-updated, 5 by-severity. ARGV: 1 sensor id, 2 seq, 3 seq of the previous
+ * call in the same pipeline (0 = none), 4 maxlen (0 = no trim), 5 channel (""
+ * = none), 6.. the payload fields in enum field order. Returns 1 applied, 0
+ * duplicate, -1 refused because the previous call was not applied. */
+const char redis_out_lua[] =
+    "local mark = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or 0) or 0\n"
+    "local seq = tonumber(ARGV[2])\n"
+    "if seq <= mark then return 0 end\n"
+    "local prev = tonumber(ARGV[3])\n"
+    "if prev > 0 and mark < prev then return -1 end\n"
+    "local x = {'XADD', KEYS[2]}\n"
+    "if tonumber(ARGV[4]) > 0 then\n"
+    "  x[#x+1] = 'MAXLEN'; x[#x+1] = '~'; x[#x+1] = ARGV[4]\n"
+    "end\n"
+    "x[#x+1] = '*'\n"
+    "x[#x+1] = 'detail-type'; x[#x+1] = 'GuardDuty Finding'\n"
+    "x[#x+1] = 'source'; x[#x+1] = 'mirrorguard'\n"
+    "x[#x+1] = 'time'; x[#x+1] = ARGV[9]\n"
+    "x[#x+1] = 'detail'; x[#x+1] = ARGV[14]\n"
+    "x[#x+1] = 'sensor'; x[#x+1] = ARGV[1]\n"
+    "x[#x+1] = 'seq'; x[#x+1] = ARGV[2]\n"
+    "redis.call(unpack(x))\n"
+    "redis.call('HSET', KEYS[3], 'json', ARGV[14], 'id', ARGV[6], 'type', ARGV[7],\n"
+    "  'severity', ARGV[8], 'updatedAt', ARGV[9], 'instanceId', ARGV[11],\n"
+    "  'archived', ARGV[12], 'count', ARGV[13])\n"
+    "redis.call('ZADD', KEYS[4], ARGV[10], ARGV[6])\n"
+    "redis.call('ZADD', KEYS[5], ARGV[8], ARGV[6])\n"
+    "if ARGV[12] ~= '1' and ARGV[5] ~= '' then\n"
+    "  redis.call('PUBLISH', ARGV[5], ARGV[15])\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "return 1\n";
+
+struct msg {
+    uint64_t seq;
+    uint32_t len;
+    char data[];
+};
+
+/* One message of a batch: from the queue (msg points into it) or from the
+ * spool (msg owned by the batch, end/from_spool set). */
+struct item {
+    struct msg *msg;
+    const char *f[NF];
+    size_t fl[NF];
+    int from_spool;
+    uint64_t end;
+};
+
+struct redis_out {
+    /* configuration */
+    int is_unix;
+    char *host, *sock_path, *where;
+    int port, db;
+    char *user, *pass;
+    char *stream, *prefix, *channel, *sensor_id, *spool_dir;
+    char *seq_key, *upd_key, *sev_key;  /* <prefix>:sensor-seq, :by-updated, :by-severity */
+    char maxlen_s[24];
+    int fsync_mode;
+    uint32_t fsync_batch_ms, connect_ms, command_ms, qcap, batch_max;
+    uint32_t budget_ms, backoff_min, backoff_max;
+    void (*log)(void *, const char *);
+    void *log_arg;
+
+    /* connection */
+    redisContext *ctx;
+    char sha[41];
+    int need_eval;                  /* the server lost the script: EVAL once */
+    uint64_t next_connect_ms, server_retry_ms;
+    unsigned attempts;              /* failed connects / server errors in a row */
+    int ever_connected;
+    uint64_t rng;
+
+    /* messages */
+    struct msg **q;
+    uint32_t qhead, qlen;
+    struct spool *spool;
+    uint64_t spool_retry_ms;
+    uint64_t next_seq, reserved;
+    int reserve_warned;
+    struct item *batch;
+    char *scratch;                  /* finding key of the current call */
+    size_t scratch_cap;
+
+    struct redis_out_stats st;
+    char last_logged[256];
+    uint64_t last_logged_ms;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Replace every occurrence of secret in s by "***" (in place, s has room
+ * for cap bytes). Messages are built without the secret; this is the second
+ * line of defence against a server or a library echoing it. */
+static void
+redact(char *s, size_t cap, const char *secret)
+{
+    if (!secret || strlen(secret) < 3)
+        return;
+    size_t sl = strlen(secret);
+    char *p;
+    while ((p = strstr(s, secret)) != NULL) {
+        size_t tail = strlen(p + sl);
+        if ((size_t)(p - s) + 3 + tail + 1 > cap)
+            tail = cap - (size_t)(p - s) - 4;
+        memmove(p + 3, p + sl, tail);
+        p[3 + tail] = '\0';
+        memcpy(p, "***", 3);
+    }
+}
+
+static void
+logline(struct redis_out *o, const char *line)
+{
+    if (o->log)
+        o->log(o->log_arg, line);
+    else
+        fprintf(stderr, "mirrorguard: redis: %s\n", line);
+}
+
+/* Record an error as last_error and log it; an unchanged error is logged
+ * again only every LOG_REPEAT_MS (a dead server would flood the log). */
+static void
+set_error(struct redis_out *o, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    redact(line, sizeof(line), o->pass);
+    snprintf(o->st.last_error, sizeof(o->st.last_error), "%s", line);
+    uint64_t now = mono_ms();
+    if (strcmp(line, o->last_logged) != 0 || now - o->last_logged_ms >= LOG_REPEAT_MS) {
+        snprintf(o->last_logged, sizeof(o->last_logged), "%s", line);
+        o->last_logged_ms = now;
+        logline(o, line);
+    }
+}
+
+static void
+spool_log(void *arg, const char *line)
+{
+    struct redis_out *o = arg;
+    logline(o, line);
+}
+
+static uint64_t
+rnd(struct redis_out *o)
+{
+    uint64_t x = o->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return o->rng = x;
+}
+
+/* Exponential backoff with jitter: a delay in [d/2, d], d = min * 2^attempts
+ * capped at max. */
+static uint64_t
+backoff(struct redis_out *o)
+{
+    uint64_t d = o->backoff_min;
+    for (unsigned i = 1; i < o->attempts && d < o->backoff_max; i++)
+        d *= 2;
+    if (d > o->backoff_max)
+        d = o->backoff_max;
+    return d / 2 + rnd(o) % (d / 2 + 1);
+}
+
+static char *
+dupor(const char *s, const char *def)
+{
+    return strdup(s && *s ? s : def);
+}
+
+/* SIGPIPE from writing to a dead server is sent to the writing thread: block
+ * it around network I/O and discard the one we caused. */
+struct pipe_guard { sigset_t old; int pending; };
+
+static void
+pipe_block(struct pipe_guard *g)
+{
+    sigset_t s, p;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &s, &g->old);
+    sigpending(&p);
+    g->pending = sigismember(&p, SIGPIPE) == 1;
+}
+
+static void
+pipe_restore(struct pipe_guard *g)
+{
+    if (!g->pending) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGPIPE);
+        struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&s, NULL, &zero) > 0)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---- configuration ---- */
+
+static int
+unhex(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode [s, s+n) into a new string; NULL on a bad escape. */
+static char *
+pct_decode(const char *s, size_t n)
+{
+    char *d = malloc(n + 1), *w = d;
+    if (!d)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            *w++ = s[i];
+            continue;
+        }
+        int h = i + 2 < n ? unhex((unsigned char)s[i + 1]) : -1;
+        int l = i + 2 < n ? unhex((unsigned char)s[i + 2]) : -1;
+        if (h < 0 || l < 0) {
+            free(d);
+            return NULL;
+        }
+        *w++ = (char)(h * 16 + l);
+        i += 2;
+    }
+    *w = '\0';
+    return d;
+}
+
+static int
+parse_db(const char *s, int *db)
+{
+    if (!*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 0 || v > 100000 || !isdigit((unsigned char)*s))
+        return -1;
+    *db = (int)v;
+    return 0;
+}
+
+static int
+parse_url(struct redis_out *o, const char *url, char **url_user, char **url_pass,
+          char *err, size_t errlen)
+{
+    if (!url || !*url) {
+        snprintf(err, errlen, "redis: no url");
+        return -1;
+    }
+    if (!strncmp(url, "rediss://", 9)) {
+        snprintf(err, errlen, "redis: rediss:// (TLS) not supported; use redis:// "
+                 "or unix:// (a local TLS proxy can wrap the connection)");
+        return -1;
+    }
+    if (!strncmp(url, "unix://", 7)) {
+        const char *p = url + 7;
+        if (*p != '/') {
+            snprintf(err, errlen, "redis: unix:// url needs an absolute socket path "
+                     "(unix:///path/to/redis.sock)");
+            return -1;
+        }
+        const char *q = strchr(p, '?');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        o->sock_path = strndup(p, n);
+        if (q) {
+            if (strncmp(q, "?db=", 4) || parse_db(q + 4, &o->db) != 0) {
+                snprintf(err, errlen, "redis: unix:// url: only ?db=N is understood");
+                return -1;
+            }
+        }
+        o->is_unix = 1;
+        size_t wl = n + 8;
+        o->where = malloc(wl);
+        if (o->where)
+            snprintf(o->where, wl, "unix:%s", o->sock_path);
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, errlen, "redis: url must start with redis:// or unix://");
+        return -1;
+    }
+    const char *a = url + 8;
+    const char *slash = strchr(a, '/');
+    const char *aend = slash ? slash : a + strlen(a);
+    const char *at = NULL;
+    for (const char *p = a; p < aend; p++)
+        if (*p == '@')
+            at = p;                 /* the last one: passwords may hold '@' */
+    const char *h = a;
+    if (at) {
+        const char *colon = memchr(a, ':', (size_t)(at - a));
+        if (colon) {
+            if (colon > a)
+                *url_user = pct_decode(a, (size_t)(colon - a));
+            *url_pass = pct_decode(colon + 1, (size_t)(at - colon - 1));
+            if ((colon > a && !*url_user) || !*url_pass) {
+                snprintf(err, errlen, "redis: bad %%-escape in the url's user info");
+                return -1;
+            }
+        } else if (at > a) {
+            *url_user = pct_decode(a, (size_t)(at - a));
+            if (!*url_user) {
+                snprintf(err, errlen, "redis: bad %%-escape in the url's user name");
+                return -1;
+            }
+        }
+        h = at + 1;
+    }
+    const char *hend, *pstart = NULL;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(aend - h));
+        if (!rb) {
+            snprintf(err, errlen, "redis: url: unterminated [ in the host");
+            return -1;
+        }
+        o->host = strndup(h + 1, (size_t)(rb - h - 1));
+        hend = rb + 1;
+        if (hend < aend && *hend == ':')
+            pstart = hend + 1;
+        else if (hend != aend) {
+            snprintf(err, errlen, "redis: url: junk after the host");
+            return -1;
+        }
+    } else {
+        const char *colon = memchr(h, ':', (size_t)(aend - h));
+        hend = colon ? colon : aend;
+        o->host = strndup(h, (size_t)(hend - h));
+        if (colon)
+            pstart = colon + 1;
+    }
+    if (!o->host || !*o->host) {
+        snprintf(err, errlen, "redis: url: no host");
+        return -1;
+    }
+    o->port = 6379;
+    if (pstart) {
+        char pbuf[8];
+        size_t pl = (size_t)(aend - pstart);
+        long v = -1;
+        if (pl > 0 && pl < sizeof(pbuf)) {
+            memcpy(pbuf, pstart, pl);
+            pbuf[pl] = '\0';
+            char *end;
+            v = strtol(pbuf, &end, 10);
+            if (*end || !isdigit((unsigned char)pbuf[0]))
+                v = -1;
+        }
+        if (v < 1 || v > 65535) {
+            snprintf(err, errlen, "redis: url: bad port");
+            return -1;
+        }
+        o->port = (int)v;
+    }
+    if (slash && parse_db(slash + 1, &o->db) != 0) {
+        snprintf(err, errlen, "redis: url: the path must be a database number");
+        return -1;
+    }
+    size_t wl = strlen(o->host) + 16;
+    o->where = malloc(wl);
+    if (o->where)
+        snprintf(o->where, wl, strchr(o->host, ':') ? "[%s]:%d" : "%s:%d",
+                 o->host, o->port);
+    return 0;
+}
+
+/* The first line of a file, without the line end. */
+static char *
+read_secret_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        snprintf(err, errlen, "redis: password_file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char buf[1024];
+    char *r = fgets(buf, sizeof(buf), f);
+    int e = errno;
+    fclose(f);
+    if (!r) {
+        snprintf(err, errlen, "redis: password_file %s: %s", path,
+                 ferror(f) ? strerror(e) : "empty");
+        return NULL;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    char *s = strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return s;
+}
+
+/* ---- the queue ---- */
+
+static struct msg *
+q_at(struct redis_out *o, uint32_t i)
+{
+    return o->q[(o->qhead + i) % o->qcap];
+}
+
+static void
+q_push(struct redis_out *o, struct msg *m)
+{
+    o->q[(o->qhead + o->qlen) % o->qcap] = m;
+    o->qlen++;
+}
+
+static struct msg *
+q_pop(struct redis_out *o)
+{
+    struct msg *m = o->q[o->qhead];
+    o->qhead = (o->qhead + 1) % o->qcap;
+    o->qlen--;
+    return m;
+}
+
+/* ---- messages ---- */
+
+static size_t
+put32(char *p, uint32_t v)
+{
+    v = htole32(v);
+    memcpy(p, &v, 4);
+    return 4;
+}
+
+/* Split a payload into its fields. -1 when it is not a valid payload (a
+ * spool record that passed its CRC but was not written by us). */
+static int
+decode(const char *d, uint32_t len, const char **f, size_t *fl)
+{
+    uint32_t v, off = 4;
+    if (len < 4)
+        return -1;
+    memcpy(&v, d, 4);
+    if (le32toh(v) != NF)
+        return -1;
+    for (int i = 0; i < NF; i++) {
+        if (len - off < 4)
+            return -1;
+        memcpy(&v, d + off, 4);
+        v = le32toh(v);
+        off += 4;
+        if (len - off < v)
+            return -1;
+        f[i] = d + off;
+        fl[i] = v;
+        off += v;
+    }
+    return off == len ? 0 : -1;
+}
+
+/* JSON string escaping for the notification. */
+static size_t
+json_str(char *w, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = w;
+    *p++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c < 0x20) {
+            *p++ = '\\'; *p++ = 'u'; *p++ = '0'; *p++ = '0';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p++ = '"';
+    return (size_t)(p - w);
+}
+
+static struct msg *
+make_msg(uint64_t seq, const char *id, const char *type, double severity,
+         const char *upd_iso, uint64_t upd_epoch, const char *instance,
+         int archived, uint64_t count, const char *json)
+{
+    char sev[32], epoch[24], cnt[24];
+    snprintf(sev, sizeof(sev), "%.15g", severity);
+    snprintf(epoch, sizeof(epoch), "%" PRIu64, upd_epoch);
+    snprintf(cnt, sizeof(cnt), "%" PRIu64, count);
+    char *notify = malloc(6 * (strlen(id) + strlen(type)) + 64);
+    if (!notify)
+        return NULL;
+    char *w = notify;
+    w += sprintf(w, "{\"id\":");
+    w += json_str(w, id);
+    w += sprintf(w, ",\"type\":");
+    w += json_str(w, type);
+    w += sprintf(w, ",\"severity\":%s}", sev);
+
+    const char *f[NF] = {
+        [F_ID] = id, [F_TYPE] = type, [F_SEV] = sev, [F_UPD_ISO] = upd_iso,
+        [F_UPD_EPOCH] = epoch, [F_INSTANCE] = instance ? instance : "",
+        [F_ARCHIVED] = archived ? "1" : "0", [F_COUNT] = cnt, [F_JSON] = json,
+        [F_NOTIFY] = notify,
+    };
+    size_t fl[NF], total = 4;
+    for (int i = 0; i < NF; i++) {
+        fl[i] = strlen(f[i]);
+        total += 4 + fl[i];
+    }
+    struct msg *m = NULL;
+    if (total <= SPOOL_MAX_RECORD)
+        m = malloc(sizeof(*m) + total);
+    if (m) {
+        m->seq = seq;
+        m->len = (uint32_t)total;
+        char *p = m->data;
+        p += put32(p, NF);
+        for (int i = 0; i < NF; i++) {
+            p += put32(p, (uint32_t)fl[i]);
+            memcpy(p, f[i], fl[i]);
+            p += fl[i];
+        }
+    }
+    free(notify);
+    return m;
+}
+
+/* ---- the spool side ---- */
+
+static void
+spool_try_open(struct redis_out *o, uint64_t now)
+{
+    if (o->spool || !o->spool_dir || now < o->spool_retry_ms)
+        return;
+    char err[256];
+    o->spool = spool_open(o->spool_dir, o->fsync_mode, o->fsync_batch_ms,
+                          spool_log, o, err, sizeof(err));
+    if (!o->spool) {
+        o->spool_retry_ms = now + SPOOL_RETRY_MS;
+        set_error(o, "%s (findings wait in memory, %u at most)", err, o->qcap);
+        return;
+    }
+    struct spool_info si;
+    spool_get_info(o->spool, &si);
+    if (si.reserved > o->next_seq)
+        o->next_seq = si.reserved;
+    if (si.max_seq >= o->next_seq)
+        o->next_seq = si.max_seq + 1;
+    o->reserved = 0;                /* reserve on the next submit */
+    if (si.pending_records)
+        logline(o, "picked up undelivered findings from the spool");
+}
+
+/* Append one message to the spool. 0 or -1 (error recorded). */
+static int
+spool_put(struct redis_out *o, const struct msg *m)
+{
+    if (!o->spool)
+        return -1;
+    char err[256];
+    if (spool_append(o->spool, m->seq, m->data, m->len, err, sizeof(err)) != 0) {
+        o->st.spool_errors++;
+        set_error(o, "%s (findings wait in memory, %u at most)", err, o->qcap);
+        return -1;
+    }
+    o->st.spooled++;
+    return 0;
+}
+
+/* Move the queue to the spool, oldest first, as far as the spool takes it. */
+static void
+spill(struct redis_out *o)
+{
+    while (o->qlen && o->spool) {
+        if (spool_put(o, q_at(o, 0)) != 0)
+            return;
+        free(q_pop(o));
+    }
+}
+
+/* ---- the connection ---- */
+
+static void
+disconnect(struct redis_out *o)
+{
+    if (o->ctx) {
+        redisFree(o->ctx);
+        o->ctx = NULL;
+    }
+}
+
+static redisReply *
+cmd(struct redis_out *o, int argc, const char **argv)
+{
+    size_t len[8];
+    for (int i = 0; i < argc; i++)
+        len[i] = strlen(argv[i]);
+    return redisCommandArgv(o->ctx, argc, argv, len);
+}
+
+/* Connect, log in, select, load the script, read our mark. 0 or -1 (error
+ * recorded). */
+static int
+do_connect(struct redis_out *o)
+{
+    struct timeval ct = { o->connect_ms / 1000, (o->connect_ms % 1000) * 1000 };
+    struct timeval mt = { o->command_ms / 1000, (o->command_ms % 1000) * 1000 };
+    o->ctx = o->is_unix ? redisConnectUnixWithTimeout(o->sock_path, ct)
+                        : redisConnectWithTimeout(o->host, o->port, ct);
+    if (!o->ctx) {
+        set_error(o, "redis %s: connect: out of memory", o->where);
+        return -1;
+    }
+    if (o->ctx->err) {
+        set_error(o, "redis %s: connect: %s", o->where, o->ctx->errstr);
+        goto fail;
+    }
+    redisSetTimeout(o->ctx, mt);
+    redisEnableKeepAlive(o->ctx);
+
+    redisReply *r;
+    if (o->pass) {
+        const char *av[3] = { "AUTH", o->user ? o->user : o->pass, o->pass };
+        r = cmd(o, o->user ? 3 : 2, av);
+        if (!r) {
+            set_error(o, "redis %s: AUTH: %s", o->where, o->ctx->errstr);
+            goto fail;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            set_error(o, "redis %s: AUTH failed%s%s: %s", o->where,
+                      o->user ? " for user " : "", o->user ? o->user : "", r->str);
+            freeReplyObject(r);
+            goto fail;
+        }
+        freeReplyObject(r);
+    }
+    if (o->db) {
+        char dbs[16];
+        snprintf(dbs, sizeof(dbs), "%d", o->db);
+        const char *av[2] = { "SELECT", dbs };
+        r = cmd(o, 2, av);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            set_error(o, "redis %s: SELECT %d: %s", o->where, o->db,
+                      r ? r->str : o->ctx->errstr);
+            freeReplyObject(r);
+            goto fail;
+        }
+        freeReplyObject(r);
+    }
+    {
+        const char *av[3] = { "SCRIPT", "LOAD", redis_out_lua };
+        r = cmd(o, 3, av);
+        if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+            set_error(o, "redis %s: SCRIPT LOAD: %s", o->where,
+                      !r ? o->ctx->errstr : r->type == REDIS_REPLY_ERROR ? r->str
+                      : "unexpected reply");
+            freeReplyObject(r);
+            goto fail;
+        }
+        memcpy(o->sha, r->str, 40);
+        o->sha[40] = '\0';
+        freeReplyObject(r);
+        o->need_eval = 0;
+    }
+    {
+        const char *av[3] = { "HGET", o->seq_key, o->sensor_id };
+        r = cmd(o, 3, av);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            set_error(o, "redis %s: HGET %s: %s", o->where, o->seq_key,
+                      r ? r->str : o->ctx->errstr);
+            freeReplyObject(r);
+            goto fail;
+        }
+        if (r->type == REDIS_REPLY_STRING) {
+            uint64_t mark = strtoull(r->str, NULL, 10);
+            if (mark >= o->next_seq) {
+                /* Our counter is behind the server's mark: the state file
+                 * was lost or the clock went back. New messages go above
+                 * it; ones already numbered may be taken for duplicates. */
+                char line[200];
+                snprintf(line, sizeof(line), "sensor %s: seq %" PRIu64 " is behind "
+                         "the mark in redis (%" PRIu64 "); continuing above it",
+                         o->sensor_id, o->next_seq, mark);
+                logline(o, line);
+                o->next_seq = mark + 1;
+                o->reserved = 0;
+            }
+        }
+        freeReplyObject(r);
+    }
+    if (o->ever_connected)
+        o->st.reconnects++;
+    o->ever_connected = 1;
+    o->attempts = 0;
+    if (o->st.last_error[0]) {
+        char line[300];
+        snprintf(line, sizeof(line), "redis %s: connected", o->where);
+        logline(o, line);
+    }
+    o->st.last_error[0] = '\0';
+    o->last_logged[0] = '\0';
+    return 0;
+fail:
+    disconnect(o);
+    return -1;
+}
+
+/* ---- sending ---- */
+
