@@ -20,6 +20,7 @@ enum rec_kind {
     REC_DNS  = 2,       /* struct dns_rec */
     REC_TICK = 3,       /* time only: lets detectors age windows when quiet */
     REC_END  = 4,       /* producer finished (end of replay / shutdown) */
+    REC_FINDING = 5,    /* struct finding_cand (detect/finding.h), detect -> output */
 };
 
 /* Why a flow record was written. */
