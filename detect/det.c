@@ -1,22 +1,45 @@
 /* detect/det.c - the detector registry and dispatch; see det.h. */
 #include "det.h"
+#include "cfg.h"
 
 #include <string.h>
 
 /* The one list of detectors, in the order they run. */
 static const struct det_ops *const det_all[] = {
-    NULL,   /* (empty until the first detectors land) */
+    &det_threat_ops,
 };
 
 int
-det_set_init(struct det_set *s, const struct cfg *c, char *err, unsigned errlen)
+det_in_home_net(const struct cfg *c, const struct mg_addr *a, int family)
+{
+    for (unsigned i = 0; i < c->n_home_net; i++) {
+        const struct cfg_cidr *n = &c->home_net[i];
+        if (n->family != family)
+            continue;
+        unsigned bits = n->prefix, k = 0;
+        int match = 1;
+        for (; bits >= 8; bits -= 8, k++)
+            if (a->b[k] != n->addr[k]) {
+                match = 0;
+                break;
+            }
+        if (match && bits && ((a->b[k] ^ n->addr[k]) & (uint8_t)(0xff << (8 - bits))))
+            match = 0;
+        if (match)
+            return 1;
+    }
+    return 0;
+}
+
+int
+det_set_init(struct det_set *s, const struct det_env *env, char *err, unsigned errlen)
 {
     memset(s, 0, sizeof(*s));
     for (unsigned i = 0; i < sizeof(det_all) / sizeof(det_all[0]); i++) {
         const struct det_ops *o = det_all[i];
         if (!o || s->n >= sizeof(s->ops) / sizeof(s->ops[0]))
             continue;
-        if (o->init(&s->state[s->n], c, err, errlen) != 0) {
+        if (o->init(&s->state[s->n], env, err, errlen) != 0) {
             det_set_fini(s);
             return -1;
         }

@@ -1,25 +1,36 @@
 /* detect/det.h - the detector interface.
  *
  * One detector module per threat family. A detector sees flow records, DNS
- * transactions and time ticks, keeps its own bounded state, and emits finding
- * candidates; it does no I/O, so each is unit-testable and fuzzable alone.
- * Instances are per detection thread (state is never shared between
- * threads). det.c holds the one registry, det_all[].
+ * transactions and time ticks, keeps its own bounded state, and emits
+ * finding candidates (detect/finding.h) through env->emit; it does no I/O,
+ * so each is unit-testable and fuzzable alone. Instances are per detection
+ * thread (state is never shared between threads). det.c holds the one
+ * registry, det_all[].
  *
- * Issue 2 builds the pipeline the detectors plug into; the registry is empty
- * until the findings issue (#3) adds the first detectors. */
+ * Threat intelligence: env->lists() returns the list set in force (it can
+ * change between two calls when SIGHUP reloads the lists; a detector must not
+ * keep the pointer across calls). */
 #ifndef MG_DET_H
 #define MG_DET_H
 
 #include <stdint.h>
+#include "finding.h"
 #include "rec.h"
 
 struct cfg;
+struct lists;
+
+struct det_env {
+    const struct cfg *cfg;
+    const struct lists *(*lists)(void *arg);    /* may return NULL: no lists */
+    void (*emit)(void *arg, const struct finding_cand *fc);
+    void *arg;
+};
 
 struct det_ops {
     const char *name;                   /* config key */
     /* Allocate per-thread state into *state. 0 or -1 with err filled. */
-    int  (*init)(void **state, const struct cfg *c, char *err, unsigned errlen);
+    int  (*init)(void **state, const struct det_env *env, char *err, unsigned errlen);
     void (*on_flow)(void *state, const struct flow_rec *f);         /* or NULL */
     void (*on_dns)(void *state, const struct dns_rec *d);           /* or NULL */
     void (*tick)(void *state, uint64_t now_ns);                     /* or NULL */
@@ -33,10 +44,16 @@ struct det_set {
     void *state[16];
 };
 
-int  det_set_init(struct det_set *s, const struct cfg *c, char *err, unsigned errlen);
+int  det_set_init(struct det_set *s, const struct det_env *env, char *err, unsigned errlen);
 void det_set_flow(struct det_set *s, const struct flow_rec *f);
 void det_set_dns(struct det_set *s, const struct dns_rec *d);
 void det_set_tick(struct det_set *s, uint64_t now_ns);
 void det_set_fini(struct det_set *s);
+
+/* The detectors. */
+extern const struct det_ops det_threat_ops;     /* det_threat.c: threat-list matches */
+
+/* Shared helper: is a in one of c's home_net CIDRs? */
+int det_in_home_net(const struct cfg *c, const struct mg_addr *a, int family);
 
 #endif /* MG_DET_H */

@@ -26,6 +26,7 @@ enum fc_dir { FC_OUTBOUND = 0, FC_INBOUND = 1, FC_UNKNOWN_DIR = 2 };
 #define FC_DOMAIN_LEN DNS_MAX_NAME
 #define FC_INFO_LEN   256
 #define FC_LIST_LEN   64
+#define FC_ENTRY_LEN  264
 #define FC_MAX_PROBES 8
 
 struct fc_probe {                   /* one entry of portProbeDetails[] */
@@ -53,7 +54,7 @@ struct finding_cand {
     uint32_t count;                 /* occurrences this candidate stands for (>= 1) */
     char     domain[FC_DOMAIN_LEN]; /* DNS_REQUEST: the queried name */
     char     list_name[FC_LIST_LEN];    /* threat intelligence: the list's name */
-    char     list_entry[FC_LIST_LEN];   /* ... and the entry that matched */
+    char     list_entry[FC_ENTRY_LEN];  /* ... and the entry that matched */
     char     info[FC_INFO_LEN];     /* additionalInfo: a JSON object's members, no braces,
                                        e.g. "\"threatListName\":\"x\""; "" = none */
     struct fc_probe probes[FC_MAX_PROBES];

@@ -5,6 +5,7 @@
  * every failure prints one line that names the file (and line) at fault. */
 #define _GNU_SOURCE 1
 #include "sensor.h"
+#include "lists.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -121,6 +122,28 @@ load_config(struct cfg *c, const struct opts *o)
     if (o->stats_json)
         cfg_set_string(c, &c->outputs.stats_json_path, o->stats_json);
     return 0;
+}
+
+/* Load the trusted and threat lists the configuration names. NULL and no
+ * message when there are none; NULL and a message naming the file (and
+ * line) when one cannot be used. Warnings about skipped lines go to stderr. */
+static struct lists *
+load_lists(const struct cfg *c, int *failed)
+{
+    char warn[4096], err[512];
+    *failed = 0;
+    if ((!c->lists.trusted || !*c->lists.trusted) && c->lists.n_threat == 0)
+        return NULL;
+    struct lists *l = lists_load(c->lists.trusted, c->lists.threat, c->lists.n_threat,
+                                 warn, sizeof(warn), err, sizeof(err));
+    if (!l) {
+        fprintf(stderr, "mirrorguard: %s\n", err);
+        *failed = 1;
+        return NULL;
+    }
+    if (warn[0])
+        fprintf(stderr, "%s%s", warn, warn[strlen(warn) - 1] == '\n' ? "" : "\n");
+    return l;
 }
 
 /* Start the pipeline, wait for the workers to finish (or a signal), print the
@@ -249,10 +272,19 @@ cmd_replay(int argc, char **argv)
     p.workers = &w;
     p.n_workers = 1;
     p.block = c.ring_block;
+    int lists_failed;
+    struct lists *lists = load_lists(&c, &lists_failed);
+    if (lists_failed) {
+        worker_fini(&w);
+        cfg_free(&c);
+        return 2;
+    }
+    atomic_store(&p.lists, lists);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rc = run_pipeline(&p, 0);
     worker_fini(&w);
+    lists_free(lists);
     cfg_free(&c);
     return rc;
 }
@@ -318,6 +350,14 @@ cmd_run(int argc, char **argv)
     p.workers = &w;
     p.n_workers = 1;
     p.block = 0;
+    int lists_failed;
+    struct lists *lists = load_lists(&c, &lists_failed);
+    if (lists_failed) {
+        worker_fini(&w);
+        cfg_free(&c);
+        return 2;
+    }
+    atomic_store(&p.lists, lists);
     struct sigaction sa = { 0 };
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -326,6 +366,7 @@ cmd_run(int argc, char **argv)
     int rc = run_pipeline(&p, 1);
     g_n_live = 0;
     worker_fini(&w);
+    lists_free((struct lists *)atomic_load(&p.lists));
     cfg_free(&c);
     return rc;
 }
@@ -347,6 +388,13 @@ cmd_check_config(int argc, char **argv)
     }
     if (load_config(&c, &o) != 0)
         return 2;
+    int lists_failed;
+    struct lists *l = load_lists(&c, &lists_failed);
+    lists_free(l);
+    if (lists_failed) {
+        cfg_free(&c);
+        return 2;
+    }
     printf("%s: ok\n", o.config);
     cfg_free(&c);
     return 0;

@@ -46,6 +46,20 @@ forward(struct pipeline *p, uint32_t kind, const void *rec, uint32_t len)
     }
 }
 
+static const struct lists *
+env_lists(void *arg)
+{
+    struct pipeline *p = arg;
+    return atomic_load_explicit(&p->lists, memory_order_acquire);
+}
+
+/* A detector's verdict goes to the output thread like any record. */
+static void
+env_emit(void *arg, const struct finding_cand *fc)
+{
+    forward(arg, REC_FINDING, fc, sizeof(*fc));
+}
+
 void *
 detect_main(void *arg)
 {
@@ -54,10 +68,12 @@ detect_main(void *arg)
     char err[256];
     unsigned ended = 0, idle = 0;
     int ended_w[MG_MAX_WORKERS] = { 0 };
+    struct det_env env = { .cfg = p->cfg, .lists = env_lists, .emit = env_emit, .arg = p };
 
-    if (det_set_init(&ds, p->cfg, err, sizeof(err)) != 0)
+    if (det_set_init(&ds, &env, err, sizeof(err)) != 0)
         ds.n = 0;                   /* main checked the config; not reached */
     while (ended < p->n_workers) {
+        atomic_fetch_add_explicit(&p->det_epoch, 1, memory_order_release);
         unsigned got = 0;
         for (unsigned i = 0; i < p->n_workers; i++) {
             struct ring *r = p->workers[i].out;
@@ -109,6 +125,7 @@ output_main(void *arg)
     unsigned idle = 0;
     for (;;) {
         uint32_t kind, len;
+        atomic_fetch_add_explicit(&p->out_epoch, 1, memory_order_release);
         const struct mg_rec *m = ring_peek(p->det_out, &kind, &len);
         if (!m) {
             idle_backoff(&idle);

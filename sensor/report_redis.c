@@ -79,14 +79,15 @@ struct msg {
     char data[];
 };
 
-/* One message of a batch: from the queue (msg points into it) or from the
- * spool (msg owned by the batch, end/from_spool set). */
+/* One message of a batch: from the queue (fields point into the queued
+ * message) or from the spool (fields point into owned). */
 struct item {
-    struct msg *msg;
+    uint64_t seq;
     const char *f[NF];
     size_t fl[NF];
-    int from_spool;
-    uint64_t end;
+    void *owned;                    /* spool payload, freed after the batch */
+    int from_spool, skip;           /* skip: undecodable spool record */
+    uint64_t end;                   /* spool commit token */
 };
 
 struct redis_out {
@@ -108,6 +109,7 @@ struct redis_out {
     redisContext *ctx;
     char sha[41];
     int need_eval;                  /* the server lost the script: EVAL once */
+    int down;                       /* a connect failed or the link dropped */
     uint64_t next_connect_ms, server_retry_ms;
     unsigned attempts;              /* failed connects / server errors in a row */
     int ever_connected;
@@ -438,11 +440,11 @@ read_secret_file(const char *path, char *err, size_t errlen)
     }
     char buf[1024];
     char *r = fgets(buf, sizeof(buf), f);
-    int e = errno;
+    int e = errno, bad = ferror(f);
     fclose(f);
     if (!r) {
         snprintf(err, errlen, "redis: password_file %s: %s", path,
-                 ferror(f) ? strerror(e) : "empty");
+                 bad ? strerror(e) : "empty");
         return NULL;
     }
     buf[strcspn(buf, "\r\n")] = '\0';
@@ -765,3 +767,529 @@ fail:
 
 /* ---- sending ---- */
 
+static int
+append_call(struct redis_out *o, const struct item *it, uint64_t prev, int eval)
+{
+    const char *av[2 + 1 + 5 + 5 + NF];
+    size_t al[2 + 1 + 5 + 5 + NF];
+    char seq[24], prv[24];
+    int n = 0;
+#define ARG(p, l) do { av[n] = (p); al[n] = (l); n++; } while (0)
+#define ARGS(p) ARG((p), strlen(p))
+    snprintf(seq, sizeof(seq), "%" PRIu64, it->seq);
+    snprintf(prv, sizeof(prv), "%" PRIu64, prev);
+    size_t need = strlen(o->prefix) + 9 + it->fl[F_ID] + 1;
+    if (need > o->scratch_cap) {
+        char *p = realloc(o->scratch, need);
+        if (!p)
+            return -1;
+        o->scratch = p;
+        o->scratch_cap = need;
+    }
+    int kl = snprintf(o->scratch, need, "%s:finding:", o->prefix);
+    memcpy(o->scratch + kl, it->f[F_ID], it->fl[F_ID]);
+
+    if (eval) {
+        ARGS("EVAL");
+        ARG(redis_out_lua, sizeof(redis_out_lua) - 1);
+    } else {
+        ARGS("EVALSHA");
+        ARG(o->sha, 40);
+    }
+    ARGS("5");
+    ARGS(o->seq_key);
+    ARGS(o->stream);
+    ARG(o->scratch, (size_t)kl + it->fl[F_ID]);
+    ARGS(o->upd_key);
+    ARGS(o->sev_key);
+    ARGS(o->sensor_id);
+    ARGS(seq);
+    ARGS(prv);
+    ARGS(o->maxlen_s);
+    ARGS(o->channel);
+    for (int i = 0; i < NF; i++)
+        ARG(it->f[i], it->fl[i]);
+#undef ARG
+#undef ARGS
+    return redisAppendCommandArgv(o->ctx, n, av, al) == REDIS_OK ? 0 : -1;
+}
+
+/* Take the next batch in seq order: spool records first, then - only once
+ * the spool has nothing unread - queued messages. Returns its size. */
+static uint32_t
+take_batch(struct redis_out *o)
+{
+    uint32_t n = 0;
+    int spool_blocked = 0;
+    while (o->spool && n < o->batch_max && spool_unread(o->spool)) {
+        struct item *it = &o->batch[n];
+        char err[256];
+        void *p;
+        uint32_t len;
+        int r = spool_next(o->spool, &it->seq, &p, &len, &it->end, err, sizeof(err));
+        if (r < 0) {
+            /* Newer messages must not overtake the unreadable ones. */
+            set_error(o, "%s", err);
+            spool_blocked = 1;
+            break;
+        }
+        if (r == 0)
+            break;
+        it->owned = p;
+        it->from_spool = 1;
+        it->skip = decode(p, len, it->f, it->fl) != 0;
+        if (it->skip) {
+            char line[300];
+            snprintf(line, sizeof(line), "spool %s: record seq %" PRIu64
+                     " is not a finding message, dropped", spool_path(o->spool),
+                     it->seq);
+            logline(o, line);
+        }
+        n++;
+    }
+    if (spool_blocked || (o->spool && spool_unread(o->spool)))
+        return n;
+    for (uint32_t i = 0; i < o->qlen && n < o->batch_max; i++) {
+        struct item *it = &o->batch[n++];
+        struct msg *m = q_at(o, i);
+        it->seq = m->seq;
+        it->owned = NULL;
+        it->from_spool = 0;
+        it->skip = decode(m->data, m->len, it->f, it->fl) != 0;  /* cannot fail */
+    }
+    return n;
+}
+
+/* One pipelined round trip: send the batch, read every reply, commit the
+ * delivered prefix. >0: messages taken; 0: nothing to send; -1: failed
+ * (connection dropped, or the server refused: retry after a backoff). */
+static int
+send_batch(struct redis_out *o, uint64_t now)
+{
+    uint32_t n = take_batch(o);
+    if (n == 0)
+        return 0;
+    int io_failed = 0, server_err = 0, ok = 1, first = 1, eval_used = 0;
+    uint64_t prev = 0;
+    uint32_t sent = 0, k = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct item *it = &o->batch[i];
+        if (it->skip)
+            continue;
+        int eval = first && o->need_eval;
+        if (append_call(o, it, prev, eval) != 0) {
+            set_error(o, "redis %s: cannot queue a command: %s", o->where,
+                      o->ctx->err ? o->ctx->errstr : "out of memory");
+            io_failed = 1;          /* the output buffer is in doubt */
+            break;
+        }
+        eval_used |= eval;
+        first = 0;
+        prev = it->seq;
+        sent++;
+    }
+    for (uint32_t i = 0; i < n && !io_failed; i++) {
+        struct item *it = &o->batch[i];
+        if (it->skip) {
+            if (ok)
+                k = i + 1;
+            continue;
+        }
+        redisReply *r = NULL;
+        if (redisGetReply(o->ctx, (void **)&r) != REDIS_OK || !r) {
+            set_error(o, "redis %s: %s", o->where,
+                      o->ctx->err ? o->ctx->errstr : "no reply");
+            io_failed = 1;
+            break;
+        }
+        if (!ok) {
+            /* After a refusal the chain makes every later call refuse too. */
+        } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+            o->st.delivered++;
+            k = i + 1;
+        } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+            o->st.duplicates++;
+            k = i + 1;
+        } else if (r->type == REDIS_REPLY_INTEGER) {
+            ok = 0;                 /* -1: refused, an earlier call failed */
+        } else if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+            ok = 0;
+            o->need_eval = 1;
+        } else {
+            ok = 0;
+            server_err = 1;
+            set_error(o, "redis %s: delivery script failed: %s", o->where,
+                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        }
+        freeReplyObject(r);
+    }
+    if (ok && !io_failed && eval_used)
+        o->need_eval = 0;
+
+    /* Commit the delivered prefix [0, k). */
+    uint32_t nspool = 0, nmem = 0;
+    int last_spool = -1;
+    for (uint32_t i = 0; i < k; i++) {
+        if (o->batch[i].from_spool) {
+            nspool++;
+            last_spool = (int)i;
+        } else {
+            nmem++;
+        }
+    }
+    if (nspool) {
+        char err[256];
+        const struct item *it = &o->batch[last_spool];
+        if (spool_commit(o->spool, it->end, nspool, it->seq, err, sizeof(err)) != 0)
+            set_error(o, "%s", err);
+    }
+    if (o->spool)
+        spool_rewind(o->spool);     /* what was not delivered is read again */
+    for (uint32_t i = 0; i < nmem; i++)
+        free(q_pop(o));
+    for (uint32_t i = 0; i < n; i++) {
+        free(o->batch[i].owned);
+        o->batch[i].owned = NULL;
+    }
+    for (uint32_t i = k; i < n; i++)
+        if (!o->batch[i].skip)
+            o->st.retried++;
+
+    if (io_failed) {
+        disconnect(o);
+        o->down = 1;
+        o->attempts = 1;
+        o->next_connect_ms = now + backoff(o);
+        return -1;
+    }
+    if (server_err) {
+        o->attempts++;
+        o->server_retry_ms = now + backoff(o);
+        return -1;
+    }
+    if (k == n)
+        o->attempts = 0;
+    return (int)n;
+}
+
+/* ---- API ---- */
+
+static void
+free_all(struct redis_out *o)
+{
+    disconnect(o);
+    spool_close(o->spool);
+    if (o->q) {
+        while (o->qlen)
+            free(q_pop(o));
+        free(o->q);
+    }
+    free(o->batch);
+    free(o->scratch);
+    free(o->host);
+    free(o->sock_path);
+    free(o->where);
+    free(o->user);
+    if (o->pass) {
+        explicit_bzero(o->pass, strlen(o->pass));
+        free(o->pass);
+    }
+    free(o->stream);
+    free(o->prefix);
+    free(o->channel);
+    free(o->sensor_id);
+    free(o->spool_dir);
+    free(o->seq_key);
+    free(o->upd_key);
+    free(o->sev_key);
+    free(o);
+}
+
+static char *
+key(const char *prefix, const char *suffix)
+{
+    size_t n = strlen(prefix) + strlen(suffix) + 1;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s%s", prefix, suffix);
+    return k;
+}
+
+struct redis_out *
+redis_out_open(const struct redis_out_cfg *c, char *err, size_t errlen)
+{
+    struct redis_out *o = calloc(1, sizeof(*o));
+    char *url_user = NULL, *url_pass = NULL;
+    if (!o) {
+        snprintf(err, errlen, "redis: out of memory");
+        return NULL;
+    }
+    if (parse_url(o, c->url, &url_user, &url_pass, err, errlen) != 0)
+        goto fail;
+
+    if (c->user && *c->user)
+        o->user = strdup(c->user);
+    else if (url_user && *url_user)
+        o->user = strdup(url_user);
+    if (c->password && *c->password) {
+        o->pass = strdup(c->password);
+    } else if (c->password_file && *c->password_file) {
+        o->pass = read_secret_file(c->password_file, err, errlen);
+        if (!o->pass)
+            goto fail;
+    } else if (c->password_env && *c->password_env) {
+        const char *v = getenv(c->password_env);
+        if (!v || !*v) {
+            snprintf(err, errlen, "redis: password_env: environment variable %s "
+                     "is not set", c->password_env);
+            goto fail;
+        }
+        o->pass = strdup(v);
+    } else if (url_pass && *url_pass) {
+        o->pass = strdup(url_pass);
+    }
+
+    o->fsync_mode = spool_fsync_parse(c->fsync);
+    if (o->fsync_mode < 0) {
+        snprintf(err, errlen, "redis: fsync must be always, batch or never, not \"%s\"",
+                 c->fsync);
+        goto fail;
+    }
+    char host[256] = "mirrorguard";
+    if (!c->sensor_id || !*c->sensor_id) {
+        if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+            snprintf(host, sizeof(host), "mirrorguard");
+        host[sizeof(host) - 1] = '\0';
+    }
+    o->stream = dupor(c->stream, "mirrorguard:findings");
+    o->prefix = dupor(c->prefix, "mirrorguard");
+    o->channel = strdup(c->channel ? c->channel : "mirrorguard:notify");
+    o->sensor_id = dupor(c->sensor_id, host);
+    o->spool_dir = c->spool_dir && *c->spool_dir ? strdup(c->spool_dir) : NULL;
+    o->seq_key = o->prefix ? key(o->prefix, ":sensor-seq") : NULL;
+    o->upd_key = o->prefix ? key(o->prefix, ":by-updated") : NULL;
+    o->sev_key = o->prefix ? key(o->prefix, ":by-severity") : NULL;
+    snprintf(o->maxlen_s, sizeof(o->maxlen_s), "%" PRIu32, c->stream_maxlen);
+    o->fsync_batch_ms = c->fsync_batch_ms ? c->fsync_batch_ms : 200;
+    o->connect_ms = c->connect_timeout_ms ? c->connect_timeout_ms : 2000;
+    o->command_ms = c->command_timeout_ms ? c->command_timeout_ms : 5000;
+    o->qcap = c->queue_size ? c->queue_size : 10000;
+    o->batch_max = c->batch_size ? c->batch_size : 512;
+    o->budget_ms = c->poll_budget_ms ? c->poll_budget_ms : 50;
+    o->backoff_min = c->backoff_min_ms ? c->backoff_min_ms : 100;
+    o->backoff_max = c->backoff_max_ms ? c->backoff_max_ms : 30000;
+    if (o->backoff_max < o->backoff_min)
+        o->backoff_max = o->backoff_min;
+    o->log = c->log;
+    o->log_arg = c->log_arg;
+    o->q = calloc(o->qcap, sizeof(*o->q));
+    o->batch = calloc(o->batch_max, sizeof(*o->batch));
+    if (!o->host && !o->sock_path) {
+        snprintf(err, errlen, "redis: out of memory");
+        goto fail;
+    }
+    if (!o->where || !o->stream || !o->prefix || !o->channel || !o->sensor_id ||
+        !o->seq_key || !o->upd_key || !o->sev_key || !o->q || !o->batch ||
+        (c->spool_dir && *c->spool_dir && !o->spool_dir) ||
+        ((c->user && *c->user) && !o->user)) {
+        snprintf(err, errlen, "redis: out of memory");
+        goto fail;
+    }
+
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    o->rng = ((uint64_t)rt.tv_nsec << 20) ^ (uint64_t)rt.tv_sec ^
+             ((uint64_t)getpid() << 40) ^ (uintptr_t)o;
+    if (!o->rng)
+        o->rng = 88172645463325252ull;
+    /* The clock floor: see the header. The spool's state raises it. */
+    o->next_seq = (uint64_t)rt.tv_sec * 1000000 + (uint64_t)rt.tv_nsec / 1000;
+    spool_try_open(o, 0);
+
+    if (c->connect_at_open) {
+        struct pipe_guard g;
+        pipe_block(&g);
+        if (do_connect(o) != 0) {
+            o->st.connect_failures++;
+            o->down = 1;
+            o->attempts = 1;
+            o->next_connect_ms = mono_ms() + backoff(o);
+        }
+        pipe_restore(&g);
+    }
+    free(url_user);
+    if (url_pass) {
+        explicit_bzero(url_pass, strlen(url_pass));
+        free(url_pass);
+    }
+    return o;
+fail:
+    redact(err, errlen, o->pass);
+    redact(err, errlen, url_pass);
+    free(url_user);
+    if (url_pass) {
+        explicit_bzero(url_pass, strlen(url_pass));
+        free(url_pass);
+    }
+    free_all(o);
+    return NULL;
+}
+
+int
+redis_out_submit(struct redis_out *o, const char *id, const char *type,
+                 double severity, const char *updated_at_iso,
+                 uint64_t updated_epoch, const char *instance_id, int archived,
+                 uint64_t count, const char *json)
+{
+    o->st.submitted++;
+    if (!id || !*id || !type || !updated_at_iso || !json) {
+        o->st.lost++;
+        set_error(o, "finding lost: submitted without id, type, updatedAt or JSON");
+        return -1;
+    }
+    if (o->spool && o->next_seq >= o->reserved) {
+        char err[256];
+        if (spool_reserve(o->spool, o->next_seq + SEQ_BLOCK, err, sizeof(err)) == 0) {
+            o->reserved = o->next_seq + SEQ_BLOCK;
+            o->reserve_warned = 0;
+        } else if (!o->reserve_warned) {
+            o->reserve_warned = 1;
+            set_error(o, "%s (sequence numbers rely on the clock until it works)", err);
+        }
+    }
+    struct msg *m = make_msg(o->next_seq, id, type, severity, updated_at_iso,
+                             updated_epoch, instance_id, archived, count, json);
+    if (!m) {
+        o->st.lost++;
+        set_error(o, "finding %s lost: out of memory or larger than %u bytes",
+                  id, SPOOL_MAX_RECORD);
+        return -1;
+    }
+    o->next_seq++;
+    if (o->down || o->qlen >= o->qcap) {
+        spill(o);
+        if (o->qlen == 0 && spool_put(o, m) == 0) {
+            free(m);
+            return 0;
+        }
+    }
+    if (o->qlen < o->qcap) {
+        q_push(o, m);
+        o->st.queued++;
+        return 0;
+    }
+    free(m);
+    o->st.lost++;
+    char why[256];
+    snprintf(why, sizeof(why), "%s", o->st.last_error[0] ? o->st.last_error
+             : o->spool_dir ? "spool unusable" : "no spool configured");
+    set_error(o, "finding %s LOST (%" PRIu64 " so far): memory queue full (%u) "
+              "and the spool cannot take it: %s", id, o->st.lost, o->qcap, why);
+    return -1;
+}
+
+void
+redis_out_poll(struct redis_out *o, uint64_t now)
+{
+    spool_try_open(o, now);
+    struct pipe_guard g;
+    pipe_block(&g);
+    if (!o->ctx && now >= o->next_connect_ms) {
+        if (do_connect(o) == 0) {
+            o->down = 0;
+        } else {
+            o->st.connect_failures++;
+            o->down = 1;
+            o->attempts++;
+            o->next_connect_ms = now + backoff(o);
+        }
+    }
+    if (o->ctx && now >= o->server_retry_ms) {
+        uint64_t start = mono_ms();
+        while (send_batch(o, now) > 0 && mono_ms() - start < o->budget_ms)
+            ;
+    }
+    pipe_restore(&g);
+    if (o->down)
+        spill(o);
+    spool_tick(o->spool, 0);
+}
+
+int
+redis_out_idle(const struct redis_out *o)
+{
+    return o->qlen == 0 && (!o->spool || spool_empty(o->spool));
+}
+
+int
+redis_out_close(struct redis_out *o, int flush_timeout_ms, char *err, size_t errlen)
+{
+    if (!o)
+        return 0;
+    uint64_t deadline = mono_ms() + (uint64_t)(flush_timeout_ms > 0 ? flush_timeout_ms : 0);
+    struct pipe_guard g;
+    pipe_block(&g);
+    while (!redis_out_idle(o)) {
+        uint64_t now = mono_ms();
+        if (now >= deadline)
+            break;
+        if (!o->ctx) {
+            /* Reconnect at once, then every 100 ms, within the deadline. */
+            if (now < o->next_connect_ms && o->next_connect_ms - now > 100)
+                o->next_connect_ms = now;
+            if (now < o->next_connect_ms) {
+                usleep(1000 * (useconds_t)(o->next_connect_ms - now));
+                continue;
+            }
+            if (do_connect(o) != 0) {
+                o->st.connect_failures++;
+                o->down = 1;
+                o->next_connect_ms = now + 100;
+                continue;
+            }
+            o->down = 0;
+        }
+        int r = send_batch(o, now);
+        if (r == 0)
+            break;                  /* what is left cannot be read */
+        if (r < 0 && o->ctx) {
+            uint64_t wait = deadline - now < 100 ? deadline - now : 100;
+            usleep(1000 * (useconds_t)wait);
+        }
+    }
+    pipe_restore(&g);
+    spill(o);
+    spool_tick(o->spool, 1);
+    uint64_t left = o->qlen;
+    if (left) {
+        o->st.lost += left;
+        set_error(o, "%" PRIu64 " findings LOST at close: not delivered and the "
+                  "spool cannot take them: %s", left,
+                  o->st.last_error[0] ? o->st.last_error : "no spool");
+    }
+    int rc = 0;
+    if (o->st.lost) {
+        snprintf(err, errlen, "redis: %" PRIu64 " findings lost: %s", o->st.lost,
+                 o->st.last_error);
+        redact(err, errlen, o->pass);
+        rc = -1;
+    }
+    free_all(o);
+    return rc;
+}
+
+void
+redis_out_stats(const struct redis_out *o, struct redis_out_stats *st)
+{
+    *st = o->st;
+    struct spool_info si;
+    spool_get_info(o->spool, &si);
+    st->spool_bytes = si.pending_bytes;
+    st->spool_records = si.pending_records;
+    st->spool_skipped_bytes = si.skipped_bytes;
+    st->queue_depth = o->qlen;
+    st->next_seq = o->next_seq;
+    st->connected = o->ctx != NULL;
+    st->spool_ok = o->spool != NULL;
+}

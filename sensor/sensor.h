@@ -102,8 +102,15 @@ int  output_close(struct output *o, char *err, size_t errlen);
 
 /* ==== Detection and output threads ==== */
 
+struct lists;
+
 struct pipeline {
     const struct cfg *cfg;
+    /* Threat and trusted lists in force: swapped whole on SIGHUP. Readers
+     * (detect and output threads) load it per record; the old set is freed
+     * once both threads' epochs have moved past the swap. */
+    _Atomic(const struct lists *) lists;
+    _Atomic uint64_t det_epoch, out_epoch;
     struct worker *workers;
     unsigned n_workers;
     struct ring *det_out;           /* detect -> output */

@@ -24,8 +24,15 @@ set -u
 
 MG=${1:?usage: live_veth.sh MG OUT}
 OUT=${2:?usage: live_veth.sh MG OUT}
-cd "$(dirname "$0")/.."
-case $MG in /*) ;; *) MG=$PWD/$MG ;; esac
+# Absolute paths: we change directory, and 'ip netns exec' runs MG.
+case $MG in
+    */*) d=$(cd "$(dirname "$MG")" 2>/dev/null && pwd) && MG=$d/$(basename "$MG") ;;
+    *)   MG=$(command -v "$MG" || echo "$MG") ;;
+esac
+if ! mkdir -p "$OUT" || ! OUT=$(cd "$OUT" && pwd); then
+    echo "live_veth: FAIL: $OUT: not a usable directory"; exit 1
+fi
+cd "$(dirname "$0")/.." || exit 1
 
 PCAP=pcaps/demo/mirror-demo.pcap
 BASECFG=pcaps/demo/sensor.yaml
@@ -38,6 +45,7 @@ MGPID=""
 fail() { echo "live_veth: FAIL: $*"; exit 1; }
 skip() { echo "skip: $*"; exit 0; }
 
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     if [ -n "$MGPID" ] && kill -0 "$MGPID" 2>/dev/null; then
         kill -9 "$MGPID" 2>/dev/null
@@ -78,7 +86,9 @@ for i in "$IF_TX" "$IF_CAP"; do
     # Frames as they were sent: no GRO merging on the receiving end.
     inns ethtool -K "$i" gro off lro off >/dev/null 2>&1
 done
-ip -n "$NS" link set "$IF_TX" up && ip -n "$NS" link set "$IF_CAP" up || fail "cannot bring the veth pair up"
+for i in "$IF_TX" "$IF_CAP"; do
+    ip -n "$NS" link set "$i" up || fail "cannot bring $i up"
+done
 
 # Packets in the pcap (records, not bytes): read the header of each record.
 NPKT=$("$PY" - "$PCAP" <<'EOF'
@@ -133,8 +143,7 @@ start_mg() {
         --flows-out "$W/$tag.flows" --dns-out "$W/$tag.dns" --stats-json "$W/$tag.stats.json" \
         </dev/null >"$W/$tag.out" 2>"$W/$tag.err" &
     MGPID=$!
-    local t
-    for t in $(seq 100); do             # up to 5 s
+    for _ in $(seq 100); do             # up to 5 s
         if grep -q "capturing on" "$W/$tag.err" 2>/dev/null; then
             [ "$(cat /proc/$MGPID/comm 2>/dev/null)" = mirrorguard ] ||
                 fail "$tag: pid $MGPID is not mirrorguard"
@@ -164,8 +173,8 @@ send() {
 # wait_count TAG N: until the periodic stats line says N packets (or 4 s), so
 # the signal does not race packets still in the kernel's capture buffer
 wait_count() {
-    local tag=$1 want=$2 t
-    for t in $(seq 40); do
+    local tag=$1 want=$2
+    for _ in $(seq 40); do
         grep -q "^mirrorguard: $want packets" "$W/$tag.err" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -174,9 +183,9 @@ wait_count() {
 
 # stop_mg TAG SIGNAL: signal, then wait at most 10 s; sets RC
 stop_mg() {
-    local tag=$1 sig=$2 t
+    local tag=$1 sig=$2
     kill -s "$sig" "$MGPID" 2>/dev/null || fail "$tag: mirrorguard died before SIG$sig"
-    for t in $(seq 100); do
+    for _ in $(seq 100); do
         kill -0 "$MGPID" 2>/dev/null || break
         sleep 0.1
     done

@@ -11,6 +11,7 @@ int test_flow_register(void);
 int test_dns_register(void);
 int test_cap_register(void);
 int test_cfg_register(void);
+int test_lists_register(void);
 
 static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "ring", test_ring_register },
@@ -19,6 +20,7 @@ static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "dns",  test_dns_register },
     { "cap",  test_cap_register },
     { "cfg",  test_cfg_register },
+    { "lists", test_lists_register },
 };
 
 int main(int argc, char **argv)
