@@ -52,6 +52,7 @@ enum ktype {
     KT_BOOL,    /* bool: true/false, yes/no, on/off */
     KT_INT,     /* int, min..max */
     KT_U32,     /* uint32_t (or unsigned), min..max */
+    KT_DBL,     /* double, dmin..dmax: plain decimal such as 7 or 7.5 */
     KT_STR,     /* char *; optional choices / prefix / check */
     KT_PORTS,   /* uint16_t[CFG_MAX_PORTS] + unsigned count */
     KT_CIDRS,   /* struct cfg_cidr * + unsigned count */
@@ -73,6 +74,7 @@ struct key {
     size_t off;             /* the field, from the start of the struct */
     size_t off_n;           /* lists: the 'unsigned' item count */
     long long min, max;     /* integers: range; lists: max items in 'max' */
+    double dmin, dmax;      /* KT_DBL: range */
     const char *dflt;       /* default as text; lists: items space-separated */
     const char *const *choices;     /* strings: allowed values, NULL-ended */
     const char *prefix;     /* strings: a non-empty value starts with this */
@@ -97,6 +99,9 @@ struct key {
       .dflt = d, __VA_ARGS__ }
 #define KU32(n, m, lo, hi, d, ...) \
     { .name = n, .type = KT_U32, .off = FLD(m, uint32_t), .min = lo, .max = hi, \
+      .dflt = d, __VA_ARGS__ }
+#define KDBL(n, m, lo, hi, d, ...) \
+    { .name = n, .type = KT_DBL, .off = FLD(m, double), .dmin = lo, .dmax = hi, \
       .dflt = d, __VA_ARGS__ }
 #define KSTR(n, m, d, ...) \
     { .name = n, .type = KT_STR, .off = FLD(m, char *), .dflt = d, __VA_ARGS__ }
@@ -123,10 +128,17 @@ struct key {
 
 static const char *check_account(const char *s);
 static const char *check_redis_url(const char *s);
+static const char *check_frequency(const char *s);
+static const char *check_partition(const char *s);
+static const char *check_domain(const char *s);
+static const char *check_nonempty(const char *s);
 
 static const char *const sources[] = { "file", "pcap", "dpdk", NULL };
 static const char *const fsyncs[] = { "always", "batch", "never", NULL };
 static const char *const formats[] = { "txt", "otx", "proofpoint", NULL };
+static const char *const rule_actions[] = { "archive", NULL };
+static const char *const directions[] = { "INBOUND", "OUTBOUND", NULL };
+static const char *const roles[] = { "ACTOR", "TARGET", NULL };
 
 /* VPC Flow Logs field names (versions 2 to 5; the ECS fields of version 7
  * are left out: the sensor cannot know them from packets). */
@@ -224,6 +236,14 @@ static const struct key outputs_keys[] = {
     KMAP("redis", redis_keys),
     KEND
 };
+
+static const struct key findings_keys[] = {
+    KSTR("publishing_frequency", findings.publishing_frequency, "FIFTEEN_MINUTES",
+         .check = check_frequency),
+    KU32("max_findings", findings.max_findings, 16, 10000000, "100000"),
+    KSTR("partition", findings.partition, "aws", .check = check_partition),
+    KEND
+};
 #undef T
 
 #define T struct cfg_threat_list
@@ -252,6 +272,45 @@ static const struct key asset_keys[] = {
     KSTR("subnet_id", subnet_id, "", .prefix = "subnet-"),
     KSTR("vpc_id", vpc_id, "", .prefix = "vpc-"),
     KTAGS("tags", tags, n_tags),
+    KEND
+};
+#undef T
+
+/* suppression_rules[]: criteria is a map inside each item, so its rows
+ * name fields of struct cfg_suppression_rule too (criteria.x). */
+#define T struct cfg_tag
+static const struct key rule_tag_keys[] = {
+    KSTR("key", key, "", .flags = K_REQ, .check = check_nonempty),
+    KSTR("value", value, ""),
+    KEND
+};
+#undef T
+
+#define T struct cfg_suppression_rule
+static const struct key criteria_keys[] = {
+    KSTRS("type", criteria.type, criteria.n_type, "", CFG_MAX_LIST,
+          .check = check_nonempty, .flags = K_UNIQUE),
+    KDBL("severity_min", criteria.severity_min, 0, 10, "0"),
+    KDBL("severity_max", criteria.severity_max, 0, 10, "10"),
+    KSTRS("instance_id", criteria.instance_id, criteria.n_instance_id, "",
+          CFG_MAX_LIST, .prefix = "i-", .flags = K_UNIQUE),
+    KLIST("tags", criteria.tags, criteria.n_tags, rule_tag_keys, struct cfg_tag),
+    KCIDRS("local_ip", criteria.local_ip, criteria.n_local_ip, ""),
+    KCIDRS("remote_ip", criteria.remote_ip, criteria.n_remote_ip, ""),
+    KPORTS("remote_port", criteria.remote_port, criteria.n_remote_port, ""),
+    KSTRS("domain", criteria.domain, criteria.n_domain, "", CFG_MAX_LIST,
+          .check = check_domain, .flags = K_UNIQUE),
+    KSTRS("direction", criteria.direction, criteria.n_direction, "", 2,
+          .choices = directions, .flags = K_UNIQUE),
+    KSTRS("resource_role", criteria.resource_role, criteria.n_resource_role, "", 2,
+          .choices = roles, .flags = K_UNIQUE),
+    KEND
+};
+
+static const struct key rule_keys[] = {
+    KSTR("name", name, "", .flags = K_REQ, .check = check_nonempty),
+    KSTR("action", action, "archive", .choices = rule_actions),
+    KMAP("criteria", criteria_keys),
     KEND
 };
 #undef T
@@ -286,6 +345,9 @@ static const struct key top_keys[] = {
     KMAP("dns", dns_keys),
     KMAP("outputs", outputs_keys),
     KMAP("lists", lists_keys),
+    KMAP("findings", findings_keys),
+    KLIST("suppression_rules", suppression_rules, n_suppression_rules, rule_keys,
+          struct cfg_suppression_rule),
     KLIST("assets", assets, n_assets, asset_keys, struct cfg_asset),
     KLIST("mirror_sessions", mirror_sessions, n_mirror_sessions, session_keys,
           struct cfg_mirror_session),
@@ -512,6 +574,108 @@ static const char *check_redis_url(const char *s)
     return NULL;
 }
 
+uint32_t cfg_publishing_seconds(const char *s)
+{
+    /* GuardDuty's three publishing frequencies, and plain seconds so that
+     * a test or a short replay can see updates without 15 minutes of
+     * packets. */
+    static const struct { const char *name; uint32_t sec; } f[] = {
+        { "FIFTEEN_MINUTES", 900 }, { "ONE_HOUR", 3600 }, { "SIX_HOURS", 21600 },
+    };
+    if (!s)
+        return 0;
+    for (unsigned i = 0; i < 3; i++)
+        if (!strcmp(s, f[i].name))
+            return f[i].sec;
+    long long v;
+    if (parse_ll(s, &v) || v < 1 || v > 86400 || *s == '+' || *s == '-')
+        return 0;
+    return (uint32_t)v;
+}
+
+static const char *check_frequency(const char *s)
+{
+    return cfg_publishing_seconds(s) ? NULL
+        : "is not a publishing frequency (expected FIFTEEN_MINUTES, ONE_HOUR, "
+          "SIX_HOURS or a number of seconds 1..86400)";
+}
+
+/* "aws", "aws-cn", "aws-us-gov", ...: checked loosely so that a partition
+ * AWS adds later needs no new release, while a typo such as "AWS" or
+ * "amazon" is caught before it is written into every ARN. */
+static const char *check_partition(const char *s)
+{
+    static const char *const why =
+        "is not an AWS partition (expected aws, aws-cn, aws-us-gov, ...)";
+    if (strncmp(s, "aws", 3))
+        return why;
+    for (const char *p = s + 3; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              (*p == '-' && p[1] && p[1] != '-')))
+            return why;
+    return NULL;
+}
+
+static const char *check_nonempty(const char *s)
+{
+    return *s ? NULL : "must not be empty";
+}
+
+/* A domain criterion: "example.com" (that name) or "*.example.com" (it and
+ * every name below it), as in the threat lists. Labels of letters, digits,
+ * '-', '_' or UTF-8 bytes; one trailing dot is allowed. */
+static const char *check_domain(const char *s)
+{
+    static const char *const why =
+        "is not a domain name (expected e.g. example.com or *.example.com)";
+    const char *p = s;
+    if (!strncmp(p, "*.", 2))
+        p += 2;
+    size_t n = strlen(p);
+    if (n && p[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253)
+        return why;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '.') {
+            if (label == 0)
+                return why;
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c >= 0x80))
+            return why;
+        if (++label > 63)
+            return why;
+    }
+    return label ? NULL : why;
+}
+
+/* Strict decimal number for KT_DBL: "7", "7.5", "-0.5"; no exponent, no
+ * hex, no inf/nan. Returns 0 or -1. */
+static int parse_dbl(const char *s, double *out)
+{
+    const char *p = s;
+    unsigned digits = 0, dots = 0;
+    if (*p == '-' || *p == '+')
+        p++;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digits++;
+        else if (*p == '.' && !dots++)
+            continue;
+        else
+            return -1;
+    }
+    if (!digits || strlen(s) > 32)
+        return -1;
+    *out = strtod(s, NULL);
+    return 0;
+}
+
 /* ------------------------------------------------------------- errors */
 
 struct ld {
@@ -597,14 +761,18 @@ static void expected(const struct key *k, char *out, size_t len)
         snprintf(out, len, "an integer %lld..%lld%s", k->min, k->max,
                  (k->flags & K_POW2) ? ", a power of two" : "");
         break;
+    case KT_DBL:
+        snprintf(out, len, "a number %g..%g", k->dmin, k->dmax);
+        break;
     case KT_STR:
-        if (k->choices) {
+    case KT_STRS:
+        if (k->choices && k->choices != flow_field_names) {
             size_t o = (size_t)snprintf(out, len, "one of");
             for (unsigned i = 0; k->choices[i] && o < len; i++)
                 o += (size_t)snprintf(out + o, len - o, "%s %s",
                                       i ? "," : "", k->choices[i]);
         } else {
-            snprintf(out, len, "a string");
+            snprintf(out, len, k->type == KT_STR ? "a string" : "a list of strings");
         }
         break;
     case KT_PORTS:
@@ -616,9 +784,6 @@ static void expected(const struct key *k, char *out, size_t len)
         break;
     case KT_CIDR:
         snprintf(out, len, "a CIDR or address, e.g. 10.1.2.0/24");
-        break;
-    case KT_STRS:
-        snprintf(out, len, "a list of strings");
         break;
     case KT_MAP:
         snprintf(out, len, "a mapping of keys");
@@ -794,6 +959,9 @@ static void apply_defaults(void *base, const struct key *keys, bool *oom)
         case KT_U32:
             parse_ll(k->dflt, &v);
             *AT(base, k, uint32_t) = (uint32_t)v;
+            break;
+        case KT_DBL:
+            parse_dbl(k->dflt, AT(base, k, double));
             break;
         case KT_STR:
             *AT(base, k, char *) = dupstr(k->dflt, oom);
@@ -983,7 +1151,7 @@ static void set_value(struct ld *w, void *base, const struct key *k,
 
     /* First the shape: scalars want a scalar, maps a map, lists a list. */
     switch (k->type) {
-    case KT_BOOL: case KT_INT: case KT_U32: case KT_STR: case KT_CIDR:
+    case KT_BOOL: case KT_INT: case KT_U32: case KT_DBL: case KT_STR: case KT_CIDR:
         if (v->kind != CFG_SCALAR) {
             err(w, v, path, "got %s (expected %s)", kind_name(v), exp);
             return;
@@ -1034,6 +1202,21 @@ static void set_value(struct ld *w, void *base, const struct key *k,
         }
         *AT(base, k, uint32_t) = (uint32_t)x;
         break;
+    case KT_DBL: {
+        double d;
+        if (parse_dbl(v->str, &d) < 0) {
+            if (cfg_node_is_null(v))
+                err(w, v, path, "missing value (expected %s)", exp);
+            else
+                err(w, v, path, "\"%s\" is not a number (expected %s)", v->str, exp);
+        } else if (d < k->dmin || d > k->dmax) {
+            err(w, v, path, "must be between %g and %g (got %s)", k->dmin,
+                k->dmax, v->str);
+        } else {
+            *AT(base, k, double) = d;
+        }
+        break;
+    }
     case KT_STR: {
         const char *s = cfg_node_is_null(v) ? "" : v->str;
         if (!check_string(w, k, v, s, path))
@@ -1241,10 +1424,72 @@ static void walk_map(struct ld *w, void *base, const struct key *keys,
     }
 }
 
+/* True when a criteria value is given and not empty: a scalar, a map or
+ * a sequence with items (null and [] are "not used"). */
+static bool criterion_given(const struct cfg_node *v)
+{
+    if (v->kind == CFG_SEQ || v->kind == CFG_MAP)
+        return v->n > 0;
+    return !cfg_node_is_null(v);
+}
+
+/* suppression_rules[]: each rule needs a criterion, a sane severity range
+ * and a name of its own. Read from the tree (what the user wrote), so a
+ * criterion that was given but rejected does not also earn "no criteria". */
+static void check_rules(struct ld *w, const struct cfg *c,
+                        const struct cfg_node *root)
+{
+    const struct cfg_node *seq = cfg_map_get(root, "suppression_rules");
+    if (!seq || seq->kind != CFG_SEQ)
+        return;
+    for (unsigned i = 0; i < seq->n && i < c->n_suppression_rules; i++) {
+        const struct cfg_node *item = seq->kids[i];
+        const struct cfg_suppression_rule *r = &c->suppression_rules[i];
+        char p[PATHLEN];
+        if (item->kind != CFG_MAP)
+            continue;
+        const struct cfg_node *cr = cfg_map_get(item, "criteria");
+        bool any = false;
+        if (cr && cr->kind != CFG_MAP && !cfg_node_is_null(cr))
+            any = true;         /* wrong type: reported by the walk */
+        for (unsigned j = 1; cr && cr->kind == CFG_MAP && j < cr->n; j += 2)
+            any |= criterion_given(cr->kids[j]);
+        if (!any) {
+            pathf(p, "suppression_rules[%u].criteria", i);
+            err(w, cr && !cfg_node_is_null(cr) ? cr : item, p,
+                "%s: a rule without criteria would archive every finding "
+                "(add at least one criterion, e.g. type: [Recon:EC2/Portscan])",
+                cr ? "no criterion given" : "required key is missing");
+        }
+        const struct cfg_node *mn = cr && cr->kind == CFG_MAP
+                                    ? cfg_map_get(cr, "severity_min") : NULL;
+        const struct cfg_node *mx = cr && cr->kind == CFG_MAP
+                                    ? cfg_map_get(cr, "severity_max") : NULL;
+        double a, b;
+        if (mn && mx && mn->kind == CFG_SCALAR && mx->kind == CFG_SCALAR &&
+            !parse_dbl(mn->str, &a) && !parse_dbl(mx->str, &b) && a > b &&
+            a <= 10 && b >= 0) {
+            pathf(p, "suppression_rules[%u].criteria.severity_max", i);
+            err(w, mx, p, "%s is below severity_min %s (the rule could never "
+                "match)", mx->str, mn->str);
+        }
+        const struct cfg_node *nn = cfg_map_get(item, "name");
+        for (unsigned j = 0; nn && *r->name && j < i; j++) {
+            if (strcmp(c->suppression_rules[j].name, r->name))
+                continue;
+            pathf(p, "suppression_rules[%u].name", i);
+            err(w, nn, p, "duplicate rule name \"%s\" (also "
+                "suppression_rules[%u])", r->name, j);
+            break;
+        }
+    }
+}
+
 /* Keys whose validity depends on other items. */
 static void cross_checks(struct ld *w, const struct cfg *c,
                          const struct cfg_node *root)
 {
+    check_rules(w, c, root);
     const struct cfg_node *seq = cfg_map_get(root, "mirror_sessions");
     if (!seq || seq->kind != CFG_SEQ)
         return;
@@ -1636,6 +1881,11 @@ static void diff_keys(const void *a, const void *b, const struct key *keys,
             if (*AT(a, k, uint32_t) != *AT(b, k, uint32_t))
                 diff_add(d, "%s: %u != %u\n", p, *AT(a, k, uint32_t),
                          *AT(b, k, uint32_t));
+            break;
+        case KT_DBL:
+            if (*AT(a, k, double) != *AT(b, k, double))
+                diff_add(d, "%s: %g != %g\n", p, *AT(a, k, double),
+                         *AT(b, k, double));
             break;
         case KT_STR: {
             const char *x = *AT(a, k, char *), *y = *AT(b, k, char *);

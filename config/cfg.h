@@ -44,6 +44,29 @@ struct cfg_asset {              /* assets[]: IP/CIDR -> instance */
     unsigned n_tags;
 };
 
+/* suppression_rules[]: findings matching every given criterion (values
+ * within one criterion ORed) are still kept and published, but archived.
+ * An empty list means "this criterion is not used"; severity_min/max
+ * default to the whole range 0..10. A rule must use at least one
+ * criterion (cfg_load refuses one that would archive everything). */
+struct cfg_suppression_rule {
+    char *name;             /* required, unique */
+    char *action;           /* "archive" (the only action, default) */
+    struct {
+        char **type; unsigned n_type;           /* exact finding types */
+        double severity_min, severity_max;      /* inclusive, default 0 / 10 */
+        char **instance_id; unsigned n_instance_id;
+        struct cfg_tag *tags; unsigned n_tags;  /* the instance's tags (assets);
+                                                   value "" = any value */
+        struct cfg_cidr *local_ip; unsigned n_local_ip;
+        struct cfg_cidr *remote_ip; unsigned n_remote_ip;
+        uint16_t remote_port[CFG_MAX_PORTS]; unsigned n_remote_port;
+        char **domain; unsigned n_domain;       /* "evil.com" or "*.evil.com" */
+        char **direction; unsigned n_direction; /* INBOUND | OUTBOUND */
+        char **resource_role; unsigned n_resource_role;  /* ACTOR | TARGET */
+    } criteria;
+};
+
 struct cfg_threat_list {        /* lists.threat[] */
     char *name, *path, *category, *format;  /* format: txt | otx | proofpoint */
 };
@@ -130,6 +153,16 @@ struct cfg {
         unsigned n_threat;
     } lists;
 
+    struct {
+        char *publishing_frequency; /* FIFTEEN_MINUTES (default) | ONE_HOUR |
+                                       SIX_HOURS | seconds: cfg_publishing_seconds() */
+        uint32_t max_findings;      /* aggregated findings in memory, 16..10^7, default 100000 */
+        char *partition;            /* ARN partition, default "aws" */
+    } findings;
+
+    struct cfg_suppression_rule *suppression_rules;
+    unsigned n_suppression_rules;
+
     struct cfg_asset *assets;
     unsigned n_assets;
     struct cfg_mirror_session *mirror_sessions;
@@ -161,6 +194,11 @@ int cfg_parse_cidr(const char *s, struct cfg_cidr *out);
  * of v, freeing the old value the way cfg_free() would. For values that do
  * not go through YAML (command-line paths such as "-"). 0 or -1 (no memory). */
 int cfg_set_string(struct cfg *c, char **field, const char *v);
+
+/* findings.publishing_frequency in seconds: FIFTEEN_MINUTES 900, ONE_HOUR
+ * 3600, SIX_HOURS 21600, or a decimal number of seconds 1..86400 (for
+ * tests and replays). 0 when s is none of these. */
+uint32_t cfg_publishing_seconds(const char *s);
 
 /* Session for a VNI, or NULL. */
 const struct cfg_mirror_session *cfg_session_by_vni(const struct cfg *c, uint32_t vni);

@@ -24,7 +24,14 @@
  * Exact addresses live in the hashes rather than as /32 and /128 leaves of
  * the tries: a probe touches one or two cache lines, where a 32- or 128-step
  * trie walk touches one per level. The tries only hold the (usually few)
- * shorter prefixes, so their walks stop early. */
+ * shorter prefixes, so their walks stop early. For IPv4 a 65536-entry table
+ * (512 KB, built once loading is done) replaces the top 16 levels of the
+ * trie: each /16 gives the node to continue from and the union of every
+ * shorter prefix above it, so a lookup starts at depth 16 after one read.
+ * The lookups issue the hash-slot prefetch first, so the trie walk and the
+ * probe's cache miss overlap. Only when something matched and the caller
+ * wants the entries does the walk start again from the root to find each
+ * list's longest prefix. */
 #define _GNU_SOURCE
 #include "lists.h"
 
@@ -43,6 +50,11 @@ struct v6slot { uint8_t key[16]; uint32_t val; };
 struct tnode { uint32_t child[2]; uint32_t val; };
 struct dslot { uint32_t off, hash, exact, wild; };
 
+/* IPv4 shortcut over the top 16 levels of t4: for each /16, the t4 node at
+ * depth 16 (0 = none) and the union of the values on its path above. */
+struct jump { uint32_t node, val; };
+#define JUMP_BITS 16
+
 struct trie {
     struct tnode *n;        /* n[0] is the root (the /0 prefix) */
     uint32_t len, cap;
@@ -57,6 +69,7 @@ struct lists {
     struct v4slot *h4; uint32_t h4_cap, h4_n;
     struct v6slot *h6; uint32_t h6_cap, h6_n;
     struct trie t4, t6;
+    struct jump *j4;        /* NULL when t4 holds no prefix */
     struct dslot *hd; uint32_t hd_cap, hd_n;
     char *arena;            /* NUL-terminated names; offset 0 unused */
     size_t arena_len, arena_cap;
@@ -237,6 +250,24 @@ static uint32_t mask_add(struct lists *l, uint32_t val, int list, bool *dup)
     l->masks[l->n_masks] = m;
     l->mintern[i] = l->n_masks;
     return l->n_masks++;
+}
+
+/* The value for masks[a] | masks[b]; 0 when out of memory. */
+static uint32_t mask_or(struct lists *l, uint32_t a, uint32_t b)
+{
+    if (!a || a == b)
+        return b;
+    if (!b)
+        return a;
+    struct mask m = l->masks[b];
+    uint32_t v = a;
+    bool dup;
+    if (m.trusted && !(v = mask_add(l, v, -1, &dup)))
+        return 0;
+    for (uint64_t bits = m.threats; bits; bits &= bits - 1)
+        if (!(v = mask_add(l, v, __builtin_ctzll(bits), &dup)))
+            return 0;
+    return v;
 }
 
 /* ------------------------------------------------------------------ */
@@ -884,8 +915,7 @@ static int load_otx(struct ld *ld, char *buf, size_t len, char *err, size_t errl
         const char *why = "indicator does not match its type";
         int p = P_BAD;
         if (field_is(t, tl, "IPv4") || field_is(t, tl, "IPv6") || field_is(t, tl, "CIDR")) {
-            if (looks_ip(v, vl))
-                p = parse_ip(v, vl, &e, &why);
+            p = parse_ip(v, vl, &e, &why);
             if (p == P_IP) {
                 bool cidr = field_is(t, tl, "CIDR");
                 int fam = cidr ? e.family : (t[3] == '4' ? 4 : 6);
@@ -1070,9 +1100,38 @@ static int set_names(struct list_stats *st, const char *name, const char *cat,
     return oom ? -1 : 0;
 }
 
-/* Trim to size and free what only loading needed. */
-static void finish(struct lists *l)
+static int jump_fill(struct lists *l, uint32_t node, unsigned depth, uint32_t acc,
+                     uint32_t prefix)
 {
+    if (depth == JUMP_BITS) {
+        l->j4[prefix] = (struct jump){ node, acc };
+        return 0;
+    }
+    uint32_t nv = mask_or(l, acc, l->t4.n[node].val);
+    if (!nv && (acc || l->t4.n[node].val))
+        return -1;
+    for (unsigned b = 0; b < 2; b++) {
+        uint32_t c = l->t4.n[node].child[b], p = prefix << 1 | b;
+        if (c) {
+            if (jump_fill(l, c, depth + 1, nv, p) < 0)
+                return -1;
+        } else {
+            unsigned span = JUMP_BITS - depth - 1;
+            for (uint32_t i = 0; i < (1U << span); i++)
+                l->j4[(p << span) | i] = (struct jump){ 0, nv };
+        }
+    }
+    return 0;
+}
+
+/* Trim to size and free what only loading needed. -1 when out of memory. */
+static int finish(struct lists *l)
+{
+    if (l->t4.len > 1) {
+        l->j4 = malloc(sizeof(*l->j4) << JUMP_BITS);
+        if (!l->j4 || jump_fill(l, 0, 0, 0, 0) < 0)
+            return -1;
+    }
     free(l->mintern);
     l->mintern = NULL;
     l->mintern_cap = 0;
@@ -1098,6 +1157,7 @@ static void finish(struct lists *l)
                (size_t)l->h4_cap * sizeof(struct v4slot) +
                (size_t)l->h6_cap * sizeof(struct v6slot) +
                ((size_t)l->t4.cap + l->t6.cap) * sizeof(struct tnode) +
+               (l->j4 ? sizeof(struct jump) << JUMP_BITS : 0) +
                (size_t)l->hd_cap * sizeof(struct dslot) + l->arena_cap;
     const struct list_stats *all[LISTS_MAX_THREAT + 1];
     unsigned na = 0;
@@ -1109,6 +1169,7 @@ static void finish(struct lists *l)
         m += strlen(all[i]->name) + strlen(all[i]->category) +
              strlen(all[i]->path) + strlen(all[i]->format) + 4;
     l->mem = m;
+    return 0;
 }
 
 struct lists *lists_load(const char *trusted_path,
@@ -1172,7 +1233,11 @@ struct lists *lists_load(const char *trusted_path,
         }
         st->load_ms = now_ms() - t0;
     }
-    finish(l);
+    if (finish(l) < 0) {
+        set_err(err, errlen, "lists: out of memory");
+        lists_free(l);
+        return NULL;
+    }
     return l;
 }
 
@@ -1209,7 +1274,11 @@ struct lists *lists_load_buffer(const char *data, size_t len, const char *format
         return NULL;
     }
     l->threat[0].load_ms = now_ms() - t0;
-    finish(l);
+    if (finish(l) < 0) {
+        set_err(err, errlen, "mem: out of memory");
+        lists_free(l);
+        return NULL;
+    }
     return l;
 }
 
@@ -1235,6 +1304,7 @@ void lists_free(struct lists *l)
     free(l->h6);
     free(l->t4.n);
     free(l->t6.n);
+    free(l->j4);
     free(l->hd);
     free(l->arena);
     free(l);
@@ -1275,6 +1345,23 @@ static void hit_add(const struct lists *l, struct list_hit *out, unsigned i)
     m->entry[0] = '\0';
 }
 
+/* Each list's longest matching prefix in t: depth[i] for threat list i,
+ * *tdepth for the trusted list (-1 if none). */
+static void walk_detail(const struct lists *l, const struct trie *t, const uint8_t *a,
+                        unsigned maxd, uint8_t *depth, int *tdepth)
+{
+    uint32_t n = 0;
+    for (unsigned d = 0;; d++) {
+        const struct mask *mk = &l->masks[t->n[n].val];
+        for (uint64_t b = mk->threats; b; b &= b - 1)
+            depth[__builtin_ctzll(b)] = (uint8_t)d;
+        if (mk->trusted)
+            *tdepth = (int)d;
+        if (d == maxd || !(n = t->n[n].child[addr_bit(a, d)]))
+            break;
+    }
+}
+
 int lists_match_ip(const struct lists *l, const struct mg_addr *addr, int family,
                    struct list_hit *out)
 {
@@ -1292,61 +1379,66 @@ int lists_match_ip(const struct lists *l, const struct mg_addr *addr, int family
     if (family != 4 && family != 6)
         return 0;
 
+    /* Start the exact probe's memory access, then walk the prefixes. */
+    uint32_t k4 = 0, hi = 0;
+    if (family == 4 && l->h4_cap) {
+        memcpy(&k4, a, 4);
+        hi = mix32(k4) & (l->h4_cap - 1);
+        __builtin_prefetch(&l->h4[hi]);
+    } else if (family == 6 && l->h6_cap) {
+        hi = hash_v6(a) & (l->h6_cap - 1);
+        __builtin_prefetch(&l->h6[hi]);
+    }
+    const struct trie *t = family == 4 ? &l->t4 : &l->t6;
+    unsigned maxd = family == 4 ? 32 : 128;
+    uint64_t threats = 0;
+    uint32_t trusted = 0;
+    if (t->len) {
+        uint32_t n = 0;
+        unsigned d = 0;
+        if (l->j4 && family == 4) {
+            const struct jump *j = &l->j4[(uint32_t)a[0] << 8 | a[1]];
+            threats = l->masks[j->val].threats;
+            trusted = l->masks[j->val].trusted;
+            n = j->node;
+            d = JUMP_BITS;
+        }
+        while (n || d == 0) {
+            const struct mask *mk = &l->masks[t->n[n].val];
+            threats |= mk->threats;
+            trusted |= mk->trusted;
+            if (d == maxd)
+                break;
+            n = t->n[n].child[addr_bit(a, d++)];
+        }
+    }
     uint32_t ev = 0;                    /* exact match value */
     if (family == 4 && l->h4_cap) {
-        uint32_t k, m = l->h4_cap - 1, i;
-        memcpy(&k, a, 4);
-        for (i = mix32(k) & m; l->h4[i].val; i = (i + 1) & m)
-            if (l->h4[i].key == k) {
+        for (uint32_t i = hi, m = l->h4_cap - 1; l->h4[i].val; i = (i + 1) & m)
+            if (l->h4[i].key == k4) {
                 ev = l->h4[i].val;
                 break;
             }
     } else if (family == 6 && l->h6_cap) {
-        uint32_t m = l->h6_cap - 1, i;
-        for (i = hash_v6(a) & m; l->h6[i].val; i = (i + 1) & m)
+        for (uint32_t i = hi, m = l->h6_cap - 1; l->h6[i].val; i = (i + 1) & m)
             if (memcmp(l->h6[i].key, a, 16) == 0) {
                 ev = l->h6[i].val;
                 break;
             }
     }
-    uint64_t threats = l->masks[ev].threats;
-    uint32_t trusted = l->masks[ev].trusted;
-
-    /* Prefix walk. Without out, only the union of the masks is needed;
-     * with it, each list's deepest (longest) matching node. */
-    const struct trie *t = family == 4 ? &l->t4 : &l->t6;
-    unsigned maxd = family == 4 ? 32 : 128;
-    uint8_t depth[LISTS_MAX_THREAT];    /* valid where tmask has the bit */
-    uint64_t tmask = 0;
-    int tdepth = -1;
-    if (t->len) {
-        uint32_t n = 0;
-        for (unsigned d = 0;; d++) {
-            uint32_t v = t->n[n].val;
-            if (v) {
-                const struct mask *mk = &l->masks[v];
-                if (out) {
-                    for (uint64_t b = mk->threats; b; b &= b - 1)
-                        depth[__builtin_ctzll(b)] = (uint8_t)d;
-                    if (mk->trusted)
-                        tdepth = (int)d;
-                }
-                tmask |= mk->threats;
-                trusted |= mk->trusted;
-            }
-            if (d == maxd)
-                break;
-            n = t->n[n].child[addr_bit(a, d)];
-            if (!n)
-                break;
-        }
-    }
-    uint64_t exact = threats;
-    threats |= tmask;
+    uint64_t exact = l->masks[ev].threats;
+    threats |= exact;
+    trusted |= l->masks[ev].trusted;
     int ret = (trusted ? LISTS_TRUSTED : 0) | (threats ? LISTS_THREAT : 0);
     if (!out || !ret)
         return ret;
 
+    /* Something matched: which entry of each list. Exact wins; otherwise
+     * the deepest trie node of that list on the path. */
+    uint8_t depth[LISTS_MAX_THREAT];
+    int tdepth = -1;
+    if (t->len)
+        walk_detail(l, t, a, maxd, depth, &tdepth);
     out->trusted = trusted != 0;
     if (l->masks[ev].trusted)
         prefix_text(out->trusted_entry, a, family, maxd);
@@ -1356,8 +1448,8 @@ int lists_match_ip(const struct lists *l, const struct mg_addr *addr, int family
     for (uint64_t b = threats; b; b &= b - 1) {
         unsigned i = (unsigned)__builtin_ctzll(b);
         hit_add(l, out, i);
-        unsigned plen = (exact >> i) & 1 ? maxd : depth[i];
-        prefix_text(out->m[out->n - 1].entry, a, family, plen);
+        prefix_text(out->m[out->n - 1].entry, a, family,
+                    (exact >> i) & 1 ? maxd : depth[i]);
     }
     return ret;
 }
@@ -1391,12 +1483,15 @@ int lists_match_domain(const struct lists *l, const char *name, struct list_hit 
         }
     }
 
+    const uint32_t m = l->hd_cap - 1;
+    for (unsigned s = 0; s < k; s++)    /* the probes' misses overlap */
+        __builtin_prefetch(&l->hd[hs[s] & m]);
+
     uint64_t threats = 0, exact_bits = 0;
     uint32_t trusted = 0;
     int trusted_step = -1;
     bool trusted_exact = false;
     int8_t step_of[LISTS_MAX_THREAT];   /* suffix (index into start[]) per list */
-    const uint32_t m = l->hd_cap - 1;
     for (unsigned s = k; s-- > 0;) {    /* most specific first */
         size_t off = start[s], n = len - off;
         for (uint32_t i = hs[s] & m; l->hd[i].off; i = (i + 1) & m) {

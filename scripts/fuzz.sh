@@ -9,7 +9,9 @@
 # later run starts where this one stopped. After each run the new inputs are
 # merged (-merge=1) into tests/fuzz/corpus/<name>/ (decode, dns, capfile),
 # capped at FUZZ_SAVE_MAX files of at most FUZZ_SAVE_BYTES bytes each, so the
-# next run on a fresh clone starts from them; FUZZ_SAVE=0 turns that off. Only
+# next run on a fresh clone starts from them; FUZZ_SAVE=0 turns that off. The
+# merge counts edges only (-use_counters=0), which keeps the saved set small
+# (about a hundred files) without losing an edge. Only
 # inputs the fuzzer generated are saved: the seeds cut from shared captures
 # are a read-only second corpus, and any saved decode input byte-identical to
 # a frame of a shared capture is dropped.
@@ -76,7 +78,7 @@ save_corpus() {
     find "$out/corpus-$t" -maxdepth 1 -type f -size -$((save_bytes + 1))c -exec cp -t "$cand" {} +
     before=$(mktemp "$out/before.XXXXXX")
     ls "$dest" | sort > "$before"
-    "$out/$t" -merge=1 -max_len="$save_bytes" "$dest" "$cand" >"$out/$t.merge.log" 2>&1 || {
+    "$out/$t" -merge=1 -use_counters=0 -max_len="$save_bytes" "$dest" "$cand" >"$out/$t.merge.log" 2>&1 || {
         echo "  $t: merge failed, see $out/$t.merge.log"; rm -rf "$cand" "$before"; return 0; }
     rm -rf "$cand"
     # Never keep a frame of a shared capture (the selector byte aside).

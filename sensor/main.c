@@ -79,7 +79,7 @@ parse_opts(int argc, char **argv, struct opts *o)
     };
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "+c:h", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
         switch (ch) {
         case 'c': o->config = optarg; break;
         case 's':
@@ -127,6 +127,21 @@ load_config(struct cfg *c, const struct opts *o)
 /* Load the trusted and threat lists the configuration names. NULL and no
  * message when there are none; NULL and a message naming the file (and
  * line) when one cannot be used. Warnings about skipped lines go to stderr. */
+/* A relative list path is relative to the configuration file's folder, so a
+ * config and its lists can move together. Returns a malloc'd path. */
+static char *
+rel_to_config(const struct cfg *c, const char *path)
+{
+    const char *slash = c->path ? strrchr(c->path, '/') : NULL;
+    if (!path || !*path || path[0] == '/' || !slash)
+        return strdup(path ? path : "");
+    size_t n = (size_t)(slash - c->path) + 1 + strlen(path) + 1;
+    char *r = malloc(n);
+    if (r)
+        snprintf(r, n, "%.*s/%s", (int)(slash - c->path), c->path, path);
+    return r;
+}
+
 static struct lists *
 load_lists(const struct cfg *c, int *failed)
 {
@@ -134,8 +149,27 @@ load_lists(const struct cfg *c, int *failed)
     *failed = 0;
     if ((!c->lists.trusted || !*c->lists.trusted) && c->lists.n_threat == 0)
         return NULL;
-    struct lists *l = lists_load(c->lists.trusted, c->lists.threat, c->lists.n_threat,
+    char *trusted = rel_to_config(c, c->lists.trusted);
+    struct cfg_threat_list *tl = calloc(c->lists.n_threat + 1, sizeof(*tl));
+    char **paths = calloc(c->lists.n_threat + 1, sizeof(*paths));
+    if (!trusted || !tl || !paths) {
+        fprintf(stderr, "mirrorguard: out of memory loading lists\n");
+        *failed = 1;
+        free(trusted), free(tl), free(paths);
+        return NULL;
+    }
+    for (unsigned i = 0; i < c->lists.n_threat; i++) {
+        tl[i] = c->lists.threat[i];
+        paths[i] = rel_to_config(c, c->lists.threat[i].path);
+        tl[i].path = paths[i] ? paths[i] : c->lists.threat[i].path;
+    }
+    struct lists *l = lists_load(trusted, tl, c->lists.n_threat,
                                  warn, sizeof(warn), err, sizeof(err));
+    for (unsigned i = 0; i < c->lists.n_threat; i++)
+        free(paths[i]);
+    free(paths);
+    free(tl);
+    free(trusted);
     if (!l) {
         fprintf(stderr, "mirrorguard: %s\n", err);
         *failed = 1;
@@ -160,6 +194,7 @@ run_pipeline(struct pipeline *p, int live)
         fprintf(stderr, "mirrorguard: out of memory for rings\n");
         return 1;
     }
+    p->out.lists = &p->lists;
     if (output_open(&p->out, p->cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "mirrorguard: %s\n", err);
         ring_free(p->det_out);

@@ -4,6 +4,9 @@
  * never silently ignored. */
 #include "sensor.h"
 #include "obuf.h"
+#include "findings.h"
+#include "lists.h"
+#include "report_redis.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -58,10 +61,104 @@ open_out(const char *path, int *own, char *err, size_t errlen)
     return f;
 }
 
+/* ==== Findings ==== */
+
+/* A trusted entry suppresses every finding that involves it: either
+ * address, or the queried domain. */
+static int
+trusted_fn(void *arg, const struct finding_cand *fc)
+{
+    struct output *o = arg;
+    const struct lists *l = o->lists ? atomic_load_explicit(o->lists, memory_order_acquire) : NULL;
+    if (!l)
+        return 0;
+    if (fc->family && ((lists_match_ip(l, &fc->local, fc->family, NULL) & LISTS_TRUSTED) ||
+                       (lists_match_ip(l, &fc->remote, fc->family, NULL) & LISTS_TRUSTED)))
+        return 1;
+    return fc->domain[0] && (lists_match_domain(l, fc->domain, NULL) & LISTS_TRUSTED);
+}
+
+/* Every publication goes to the findings file (JSON lines) and to Redis. */
+static void
+publish_fn(void *arg, const struct finding_pub *p)
+{
+    struct output *o = arg;
+    if (o->findings) {
+        ob_str(o->xb, p->json);
+        ob_ch(o->xb, '\n');
+        ob_line_done(o->xb);
+    }
+    if (o->redis)
+        redis_out_submit(o->redis, p->id, p->type, p->severity, p->updated_at,
+                         p->updated_epoch / 1000, p->instance_id, p->archived, p->count, p->json);
+    o->finding_lines++;
+}
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+redis_log(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "mirrorguard: %s\n", line);
+}
+
+static int
+open_redis(struct output *o, const struct cfg *c, char *err, size_t errlen)
+{
+    const char *url = c->outputs.redis.url;
+    if (!url || !*url)
+        return 0;
+    struct redis_out_cfg rc = {
+        .url = url,
+        .password_file = c->outputs.redis.password_file,
+        .password_env = c->outputs.redis.password_env,
+        .stream = c->outputs.redis.stream,
+        .channel = c->outputs.redis.channel,
+        .stream_maxlen = c->outputs.redis.stream_maxlen,
+        .spool_dir = c->outputs.redis.spool_dir,
+        .fsync = c->outputs.redis.fsync,
+        .connect_timeout_ms = c->outputs.redis.connect_timeout_ms,
+        .command_timeout_ms = c->outputs.redis.command_timeout_ms,
+        .sensor_id = c->sensor_id,
+        .connect_at_open = 1,
+        .log = redis_log,
+    };
+    o->redis = redis_out_open(&rc, err, errlen);
+    return o->redis ? 0 : -1;
+}
+
+void
+output_candidate(struct output *o, const struct finding_cand *fc)
+{
+    findings_add(o->findings_agg, fc);
+}
+
+void
+output_tick(struct output *o, uint64_t packet_ns)
+{
+    findings_tick(o->findings_agg, packet_ns);
+}
+
+void
+output_poll(struct output *o)
+{
+    if (o->redis)
+        redis_out_poll(o->redis, mono_ms());
+}
+
 int
 output_open(struct output *o, const struct cfg *c, char *err, size_t errlen)
 {
+    _Atomic(const struct lists *) *lists = o->lists;
     memset(o, 0, sizeof(*o));
+    o->lists = lists;
     o->cfg = c;
     o->flow_version = 2;
     for (unsigned i = 0; i < c->outputs.n_flow_fields && o->n_fields < 64; i++) {
@@ -93,6 +190,13 @@ output_open(struct output *o, const struct cfg *c, char *err, size_t errlen)
     o->fb->f = o->flows;
     o->db->f = o->dns;
     o->xb->f = o->findings;
+    o->findings_agg = findings_new(c, err, errlen);
+    if (!o->findings_agg)
+        return -1;
+    findings_set_trusted(o->findings_agg, trusted_fn, o);
+    findings_set_publisher(o->findings_agg, publish_fn, o);
+    if (open_redis(o, c, err, errlen) != 0)
+        return -1;
     if (o->flows) {                 /* header line, as in S3-delivered logs */
         for (unsigned i = 0; i < o->n_fields; i++) {
             if (i)
@@ -374,6 +478,32 @@ int
 output_close(struct output *o, char *err, size_t errlen)
 {
     int rc = 0;
+    if (o->findings_agg) {
+        findings_flush(o->findings_agg);
+        findings_stats(o->findings_agg, &o->fstats);
+        findings_free(o->findings_agg);
+        o->findings_agg = NULL;
+    }
+    if (o->redis) {
+        /* Deliver what can be delivered within the timeout; the rest stays
+         * in the spool for the next start. */
+        char rerr[512] = "";
+        uint64_t until = mono_ms() + o->cfg->outputs.redis.command_timeout_ms + 3000;
+        while (!redis_out_idle(o->redis) && mono_ms() < until) {
+            redis_out_poll(o->redis, mono_ms());
+            if (!redis_out_idle(o->redis)) {
+                struct timespec ts = { 0, 20 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+            }
+        }
+        redis_out_stats(o->redis, &o->rstats);
+        if (redis_out_close(o->redis, 1000, rerr, sizeof(rerr)) != 0) {
+            snprintf(err, errlen, "redis: %s", rerr);
+            rc = -1;
+        }
+        o->redis = NULL;
+        o->have_rstats = 1;
+    }
     rc |= close_one(o->flows, o->fb, o->own_flows, o->cfg->outputs.flows_path, err, errlen);
     rc |= close_one(o->dns, o->db, o->own_dns, o->cfg->outputs.dns_path, err, errlen);
     rc |= close_one(o->findings, o->xb, o->own_findings, o->cfg->outputs.findings_path, err, errlen);

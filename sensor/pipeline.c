@@ -91,6 +91,7 @@ detect_main(void *arg)
                     break;
                 case REC_TICK:
                     det_set_tick(&ds, m->ts_ns);
+                    forward(p, kind, m, len);       /* findings age on packet time */
                     break;
                 case REC_END:
                     if (!ended_w[i]) {
@@ -122,12 +123,13 @@ void *
 output_main(void *arg)
 {
     struct pipeline *p = arg;
-    unsigned idle = 0;
+    unsigned idle = 0, n = 0;
     for (;;) {
         uint32_t kind, len;
         atomic_fetch_add_explicit(&p->out_epoch, 1, memory_order_release);
         const struct mg_rec *m = ring_peek(p->det_out, &kind, &len);
         if (!m) {
+            output_poll(&p->out);       /* Redis retries go on when idle */
             idle_backoff(&idle);
             continue;
         }
@@ -136,11 +138,15 @@ output_main(void *arg)
             ring_release(p->det_out);
             break;
         }
-        if (kind == REC_FLOW)
-            output_flow(&p->out, &m->u.flow);
-        else if (kind == REC_DNS)
-            output_dns(&p->out, &m->u.dns);
+        switch (kind) {
+        case REC_FLOW: output_flow(&p->out, &m->u.flow); break;
+        case REC_DNS: output_dns(&p->out, &m->u.dns); break;
+        case REC_FINDING: output_candidate(&p->out, (const struct finding_cand *)m); break;
+        case REC_TICK: output_tick(&p->out, m->ts_ns); break;
+        }
         ring_release(p->det_out);
+        if (++n % 1024 == 0)
+            output_poll(&p->out);
     }
     return NULL;
 }

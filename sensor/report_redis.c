@@ -676,7 +676,8 @@ do_connect(struct redis_out *o)
         goto fail;
     }
     redisSetTimeout(o->ctx, mt);
-    redisEnableKeepAlive(o->ctx);
+    if (!o->is_unix)                /* TCP options fail on a unix socket */
+        redisEnableKeepAlive(o->ctx);
 
     redisReply *r;
     if (o->pass) {

@@ -125,7 +125,8 @@ int redis_out_submit(struct redis_out *o, const char *id, const char *type,
 /* Do the work: connect when due (exponential backoff with jitter), send the
  * spool then the queue in pipelined batches for at most poll_budget_ms,
  * spool the queue while disconnected, fsync the spool in batch mode. Call it
- * from the output thread's loop, often (every few ms to a second). */
+ * from the output thread's loop, often (every few ms to a second). now_ms is
+ * CLOCK_MONOTONIC in milliseconds (close() uses the same clock). */
 void redis_out_poll(struct redis_out *o, uint64_t now_ms);
 
 /* 1 when nothing waits (queue and spool empty). */

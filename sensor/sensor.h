@@ -25,6 +25,9 @@
 #include "flow.h"
 #include "rec.h"
 #include "ring.h"
+#include "finding.h"
+#include "findings.h"
+#include "report_redis.h"
 
 #define MG_VERSION "0.1.0"
 #define MG_MAX_WORKERS 64
@@ -60,6 +63,7 @@ struct worker {
     uint64_t *dns_tcp_keys;         /* hash of (flow key, dir) per slot, 0 = free */
     uint64_t *dns_tcp_used;         /* last use, packet ns */
     uint32_t n_dns_tcp;
+    uint8_t dns_ports[65536 / 8];   /* bitmap of dns.ports */
     struct ring *out;               /* worker -> detect */
     int block;                      /* wait when the ring is full (replay) */
     int live;                       /* idle time advances the clock (capture clock) */
@@ -81,9 +85,15 @@ void *worker_main(void *arg);
 /* ==== Output ==== */
 
 struct obuf;
+struct findings;
+struct redis_out;
+struct lists;
 
 struct output {
     const struct cfg *cfg;
+    struct findings *findings_agg;  /* aggregation of finding candidates */
+    struct redis_out *redis;        /* NULL when outputs.redis.url is empty */
+    _Atomic(const struct lists *) *lists;   /* the pipeline's, for the trusted list */
     FILE *flows, *dns, *findings;
     struct obuf *fb, *db, *xb;      /* their buffers (obuf.h) */
     int own_flows, own_dns, own_findings;   /* fclose at the end (not stdout) */
@@ -93,11 +103,20 @@ struct output {
     uint8_t fields[64];             /* enum vpc_field */
     uint64_t flow_lines, dns_lines, finding_lines;
     uint64_t write_errors;
+    struct findings_stats fstats;   /* taken at close */
+    struct redis_out_stats rstats;
+    int have_rstats;
 };
 
 int  output_open(struct output *o, const struct cfg *c, char *err, size_t errlen);
 void output_flow(struct output *o, const struct flow_rec *r);
 void output_dns(struct output *o, const struct dns_rec *r);
+/* A finding candidate from a detector: aggregated, published when due. */
+void output_candidate(struct output *o, const struct finding_cand *fc);
+/* Packet time advanced (findings due), and wall time for Redis retries. */
+void output_tick(struct output *o, uint64_t packet_ns);
+void output_poll(struct output *o);
+/* End of capture: publish pending updates, deliver or spool, close files. */
 int  output_close(struct output *o, char *err, size_t errlen);
 
 /* ==== Detection and output threads ==== */

@@ -107,8 +107,22 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
     fprintf(f, "  rings: %" PRIu64 " drops (workers), %" PRIu64 " drops (detect), %" PRIu64 " waits;"
             " capture drops %" PRIu64 ", bad file records %" PRIu64 "\n",
             t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records);
-    fprintf(f, "  output: %" PRIu64 " flow log lines, %" PRIu64 " dns lines\n",
-            p->out.flow_lines, p->out.dns_lines);
+    fprintf(f, "  output: %" PRIu64 " flow log lines, %" PRIu64 " dns lines, %" PRIu64
+            " finding publications\n", p->out.flow_lines, p->out.dns_lines, p->out.finding_lines);
+    const struct findings_stats *fs = &p->out.fstats;
+    fprintf(f, "  findings: %" PRIu64 " candidates, %" PRIu64 " created, %" PRIu64 " updates, %" PRIu64
+            " published, %" PRIu64 " archived, %" PRIu64 " dropped as trusted, %" PRIu64 " evicted\n",
+            fs->candidates, fs->created, fs->updated, fs->published, fs->archived,
+            fs->trusted_dropped, fs->evicted);
+    if (p->out.have_rstats) {
+        const struct redis_out_stats *r = &p->out.rstats;
+        fprintf(f, "  redis: %" PRIu64 " submitted, %" PRIu64 " delivered, %" PRIu64 " queued, %" PRIu64
+                " spooled, %" PRIu64 " retried, %" PRIu64 " duplicates skipped, %" PRIu64
+                " reconnects, %" PRIu64 " LOST, queue %" PRIu64 ", spool %" PRIu64 " records%s%s\n",
+                r->submitted, r->delivered, r->queued, r->spooled, r->retried, r->duplicates,
+                r->reconnects, r->lost, r->queue_depth, r->spool_records,
+                r->last_error[0] ? "; last error: " : "", r->last_error);
+    }
 }
 
 int
@@ -153,6 +167,21 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
             ",\"dns_lines\":%" PRIu64 "},\"workers\":%u",
             t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records,
             t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
+    const struct findings_stats *fs = &p->out.fstats;
+    fprintf(f, ",\"findings\":{\"candidates\":%" PRIu64 ",\"created\":%" PRIu64 ",\"updated\":%" PRIu64
+            ",\"published\":%" PRIu64 ",\"archived\":%" PRIu64 ",\"trusted_dropped\":%" PRIu64
+            ",\"evicted\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
+            fs->candidates, fs->created, fs->updated, fs->published, fs->archived,
+            fs->trusted_dropped, fs->evicted, fs->errors);
+    if (p->out.have_rstats) {
+        const struct redis_out_stats *r = &p->out.rstats;
+        fprintf(f, ",\"redis\":{\"submitted\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"queued\":%" PRIu64
+                ",\"spooled\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"duplicates\":%" PRIu64
+                ",\"reconnects\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"queue_depth\":%" PRIu64
+                ",\"spool_records\":%" PRIu64 ",\"connected\":%d}",
+                r->submitted, r->delivered, r->queued, r->spooled, r->retried, r->duplicates,
+                r->reconnects, r->lost, r->queue_depth, r->spool_records, r->connected);
+    }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)   /* ru_maxrss is in KiB on Linux */
         fprintf(f, ",\"peak_rss_bytes\":%ld,\"cpu_user_seconds\":%.3f,\"cpu_system_seconds\":%.3f",

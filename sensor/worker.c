@@ -43,6 +43,8 @@ worker_init(struct worker *w, unsigned id, const struct cfg *c, struct dec_cfg *
         w->dns_tcp_keys = calloc(w->n_dns_tcp, sizeof(uint64_t));
         w->dns_tcp_used = calloc(w->n_dns_tcp, sizeof(uint64_t));
     }
+    for (unsigned i = 0; i < c->dns.n_ports; i++)
+        w->dns_ports[c->dns.ports[i] >> 3] |= (uint8_t)(1u << (c->dns.ports[i] & 7));
     w->out = ring_new((size_t)c->ring_size * 256);
     if (!w->flows || !w->dns || !w->out ||
         (w->n_dns_tcp && (!w->dns_tcp || !w->dns_tcp_keys || !w->dns_tcp_used))) {
@@ -178,13 +180,10 @@ dns_tcp_msg(void *arg, const uint8_t *msg, size_t len)
     dns_on_payload(cx->w, msg, len, &cx->pc);
 }
 
-static int
-is_dns_port(const struct cfg *c, uint16_t port)
+static inline int
+is_dns_port(const struct worker *w, uint16_t port)
 {
-    for (unsigned i = 0; i < c->dns.n_ports; i++)
-        if (c->dns.ports[i] == port)
-            return 1;
-    return 0;
+    return w->dns_ports[port >> 3] >> (port & 7) & 1;
 }
 
 /* The reassembly slot for one direction of a TCP DNS connection: a small
@@ -220,8 +219,7 @@ dns_tcp_slot(struct worker *w, const struct dec_pkt *p, int syn)
 static void
 worker_dns(struct worker *w, const struct dec_pkt *p, uint64_t ts)
 {
-    const struct cfg *c = w->cfg;
-    if (!is_dns_port(c, p->sport) && !is_dns_port(c, p->dport))
+    if (!is_dns_port(w, p->sport) && !is_dns_port(w, p->dport))
         return;
     struct dns_cb_ctx cx;
     cx.w = w;

@@ -393,6 +393,14 @@ static void test_prefixes(void)
     ip(l, "192.0.2.1");       ENTRY_IS(0, "192.0.2.1");
     ip(l, "198.51.100.200");  ENTRY_IS(0, "198.51.100.0/24");
     lists_free(l);
+
+    /* Only /0: the trie is just its root (no /16 shortcut table). */
+    l = load1("0.0.0.0/0\n", "txt");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT_EQUAL(ip(l, "8.8.8.8"), LISTS_THREAT);
+    ENTRY_IS(0, "0.0.0.0/0");
+    CU_ASSERT_EQUAL(ip(l, "::1"), 0);
+    lists_free(l);
 }
 
 static void test_overlap(void)

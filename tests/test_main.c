@@ -11,7 +11,9 @@ int test_flow_register(void);
 int test_dns_register(void);
 int test_cap_register(void);
 int test_cfg_register(void);
+int test_redis_register(void);
 int test_lists_register(void);
+int test_findings_register(void);
 
 static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "ring", test_ring_register },
@@ -20,7 +22,9 @@ static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "dns",  test_dns_register },
     { "cap",  test_cap_register },
     { "cfg",  test_cfg_register },
+    { "redis", test_redis_register },
     { "lists", test_lists_register },
+    { "findings", test_findings_register },
 };
 
 int main(int argc, char **argv)

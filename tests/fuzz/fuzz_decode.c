@@ -29,9 +29,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ft) {
         uint16_t vx[2] = { 4789, 8472 }, gv = 6081;
         dec_cfg_init(&dc, vx, 2, &gv, 1, 3);
+        /* Timeouts differ per class, as in a real configuration: a TCP
+         * flow that closes moves to an earlier wheel slot, and UDP/other
+         * flows live long enough for the 1024-entry table to fill up, so
+         * eviction runs too. */
         struct flow_cfg c = { .max_flows = 1024, .active_s = 60, .dedup = 1, .seed = 1 };
-        for (int i = 0; i < FC_MAX; i++)
-            c.timeout_s[i] = 30;
+        c.timeout_s[FC_TCP_SYN] = 30;
+        c.timeout_s[FC_TCP_EST] = 300;
+        c.timeout_s[FC_TCP_CLOSED] = 1;
+        c.timeout_s[FC_UDP] = 3600;
+        c.timeout_s[FC_ICMP] = 20;
+        c.timeout_s[FC_OTHER] = 3600;
         ft = flow_new(&c);
         now = 1700000000ull * 1000000000ull;
     }
