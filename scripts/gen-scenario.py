@@ -62,6 +62,7 @@ def threat_lists(a):
     rnd = random.Random(a.seed)
     os.makedirs(a.out, exist_ok=True)
     nets = list(ipaddress.ip_network("198.51.100.0/22").hosts()) + \
+        list(ipaddress.ip_network("100.64.0.0/18").hosts()) + \
         list(ipaddress.ip_network("203.0.113.0/24").hosts())
     listed = [str(x) for x in rnd.sample(nets, a.hits)]
     v6 = ["2001:db8:bad::%x" % (i + 1) for i in range(4)]

@@ -967,6 +967,7 @@ static void resolve(const struct findings *f, const struct finding_cand *fc,
         r->subnet = or_(a ? a->subnet_id : NULL, s ? s->subnet_id : NULL);
         r->vpc = or_(a ? a->vpc_id : NULL, s ? s->vpc_id : NULL);
     }
+    /* "" rather than NULL from here on (a cfg built by hand may hold NULLs). */
     r->inst = or_(r->inst, NULL);
     r->eni = or_(r->eni, NULL);
     r->subnet = or_(r->subnet, NULL);
@@ -1174,8 +1175,13 @@ static struct fnd *create(struct findings *f, const struct h2 *h, const char *ty
 struct findings *findings_new(const struct cfg *c, char *err, size_t errlen)
 {
     uint32_t sec = cfg_publishing_seconds(c->findings.publishing_frequency);
+    if (!err)
+        errlen = 0;
     if (!sec || c->findings.max_findings < 1) {
-        snprintf(err, errlen, "findings: bad publishing_frequency or max_findings");
+        snprintf(err, errlen, "findings: bad publishing_frequency \"%s\" or "
+                 "max_findings %u", c->findings.publishing_frequency
+                 ? c->findings.publishing_frequency : "(null)",
+                 c->findings.max_findings);
         return NULL;
     }
     struct findings *f = calloc(1, sizeof(*f));

@@ -55,8 +55,9 @@
  * "". accountId is the session's, else the top-level account_id. The
  * resource is resolved when the finding is created and copied into it.
  *
- * Memory. At most findings.max_findings findings (about 400 bytes each
- * plus the strings of their latest occurrence). When full, the least
+ * Memory. At most findings.max_findings findings, each a 248-byte struct
+ * plus its strings (resource, tags, latest details): typically 400 to 800
+ * bytes, at most about 1.3 KiB plus the tags. When full, the least
  * recently updated finding is evicted (its pending update, if any, is
  * published first) and counted. A repeat allocates nothing, except once in
  * a finding's life when its latest details outgrow the room the first
@@ -82,8 +83,9 @@
 
 struct findings;
 
-/* NULL with a one-line message when out of memory or when c's findings
- * section is unusable (cfg_load() has already validated it). */
+/* NULL with a one-line message in err (may be NULL) when out of memory
+ * or when c's findings section is unusable (cfg_load() has already
+ * validated it). */
 struct findings *findings_new(const struct cfg *c, char *err, size_t errlen);
 
 /* Frees everything without publishing (call findings_flush() first to

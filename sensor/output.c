@@ -490,9 +490,12 @@ output_close(struct output *o, char *err, size_t errlen)
         char rerr[512] = "";
         uint64_t until = mono_ms() + o->cfg->outputs.redis.command_timeout_ms + 3000;
         while (!redis_out_idle(o->redis) && mono_ms() < until) {
+            struct redis_out_stats before, after;
+            redis_out_stats(o->redis, &before);
             redis_out_poll(o->redis, mono_ms());
-            if (!redis_out_idle(o->redis)) {
-                struct timespec ts = { 0, 20 * 1000 * 1000 };
+            redis_out_stats(o->redis, &after);
+            if (after.delivered == before.delivered && !redis_out_idle(o->redis)) {
+                struct timespec ts = { 0, 20 * 1000 * 1000 };  /* waiting on a retry */
                 nanosleep(&ts, NULL);
             }
         }

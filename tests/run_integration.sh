@@ -96,6 +96,26 @@ if [ -f "$DEMO" ]; then
     check "demo: libpcap reader gives the same dns records" cmp "$OUT/demo.dns" "$OUT/demo3.dns"
 fi
 
+# ---- findings: the threat-lists scenario gives exactly the expected findings
+TL=pcaps/threat-lists
+if [ -f $TL/input.pcap ]; then
+    "$MG" replay -c $TL/sensor.yaml --findings-out "$OUT/tl.jsonl" $TL/input.pcap 2>"$OUT/tl.err"
+    check "threat lists: expected findings (type, instance, remote, count)" \
+        python3 tests/check_findings.py $TL/truth.json "$OUT/tl.jsonl"
+    "$MG" replay -c $TL/sensor.yaml --findings-out "$OUT/tl2.jsonl" $TL/input.pcap 2>/dev/null
+    check "threat lists: same findings (ids, times) on a second run" cmp "$OUT/tl.jsonl" "$OUT/tl2.jsonl"
+    python3 scripts/mirror-wrap.py --vni 4211 $TL/input.pcap "$OUT/tl-double.pcap" >/dev/null
+    "$MG" replay -c $TL/sensor.yaml --findings-out "$OUT/tl3.jsonl" "$OUT/tl-double.pcap" 2>/dev/null
+    check "threat lists: same findings through a second tunnel layer" cmp "$OUT/tl.jsonl" "$OUT/tl3.jsonl"
+    "$MG" replay -c $TL/sensor.yaml --set lists.trusted= --findings-out "$OUT/tl4.jsonl" $TL/input.pcap 2>/dev/null
+    check "threat lists: without the trusted list, the trusted address gives a finding" \
+        grep -q "$(python3 -c 'import json; print(json.load(open("pcaps/threat-lists/truth.json"))["trusted_suppressed"])')" "$OUT/tl4.jsonl"
+    expect_exit 2 "a missing threat list file names it" sh -c "\"$MG\" replay -c $TL/sensor.yaml --set 'lists.threat=[{name: x, path: /nonexistent.txt}]' $TL/input.pcap 2>&1 | grep -q /nonexistent.txt && exit 2"
+fi
+
+# ---- Redis: fields, exactly once across a Redis kill, spool across restarts, AUTH
+check "redis delivery end to end (tests/redis_e2e.sh)" tests/redis_e2e.sh "$MG" "$OUT"
+
 # ---- hostile input: every shared capture through the sanitizer build
 if [ -n "$MG_ASAN" ] && [ -x "$MG_ASAN" ]; then
     nf=0; nbad=0

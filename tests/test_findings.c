@@ -1097,6 +1097,14 @@ static void test_cfg_rules(void)
     CU_ASSERT_EQUAL(cfg_publishing_seconds(""), 0);
     CU_ASSERT_EQUAL(cfg_publishing_seconds(NULL), 0);
 
+    /* A configuration that did not come from cfg_load: refused, no crash. */
+    struct cfg z;
+    memset(&z, 0, sizeof(z));
+    CU_ASSERT_PTR_NULL(findings_new(&z, errbuf, sizeof(errbuf)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "publishing_frequency"));
+    CU_ASSERT_PTR_NULL(findings_new(&z, NULL, 0));
+    findings_free(NULL);
+
     /* The default frequency, in packet time: 899 s no, 900 s yes. */
     CU_ASSERT_EQUAL_FATAL(load(&c, NULL), 0);
     struct findings *f = mk(&c);
