@@ -103,7 +103,7 @@ EOF
             printf '%s %s\n' "$(stat -c %s "$dest/$f")" "$f"
         done | sort -n -r | head -n $((n - save_max)) | while read -r sz f; do
             rm -f "$dest/$f"
-        done
+        done || true
     fi
     echo "  $t: saved corpus $dest: $(ls "$dest" | sort | comm -13 "$before" - | wc -l) new, $(ls "$dest" | wc -l) files"
     rm -f "$before"

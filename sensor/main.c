@@ -16,6 +16,14 @@
 #include <unistd.h>
 
 static struct cap_source *g_live[MG_MAX_WORKERS];
+static volatile sig_atomic_t g_reload;     /* SIGHUP seen */
+
+static void
+on_sighup(int sig)
+{
+    (void)sig;
+    g_reload = 1;
+}
 static unsigned g_n_live;
 
 static void
@@ -180,10 +188,73 @@ load_lists(const struct cfg *c, int *failed)
     return l;
 }
 
+/* SIGHUP: read the configuration file again and put its lists and
+ * suppression rules (and assets) in force, without stopping capture. Anything
+ * that does not load keeps the previous version in force, and says why.
+ * Other settings (capture, flows, outputs) need a restart and are ignored.
+ *
+ * The lists are swapped by pointer; the old set is freed once the detection
+ * and output threads have each gone round their loop (they load the pointer
+ * per record, so after that nobody holds the old one). The new rules go to
+ * the output thread, which owns the aggregator, through out.pending_cfg. */
+static struct cfg *g_rules_cfg;            /* the cfg the aggregator reads rules from */
+
+static void
+wait_quiescent(struct pipeline *p)
+{
+    uint64_t d0 = atomic_load(&p->det_epoch), o0 = atomic_load(&p->out_epoch);
+    for (int i = 0; i < 2000; i++) {            /* at most ~2 s */
+        if (atomic_load(&p->det_epoch) != d0 && atomic_load(&p->out_epoch) != o0)
+            return;
+        if (atomic_load(&p->det_done))
+            return;
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void
+reload(struct pipeline *p, const struct opts *o)
+{
+    struct cfg *nc = calloc(1, sizeof(*nc));
+    char err[8192];
+    if (!nc)
+        return;
+    if (cfg_load(nc, o->config, o->sets, o->n_sets, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mirrorguard: reload refused, previous lists and rules stay in force:\n%s%s",
+                err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
+        free(nc);
+        return;
+    }
+    int failed;
+    struct lists *nl = load_lists(nc, &failed);
+    if (failed) {
+        fprintf(stderr, "mirrorguard: reload refused, previous lists and rules stay in force\n");
+        cfg_free(nc);
+        free(nc);
+        return;
+    }
+    const struct lists *old = atomic_exchange(&p->lists, nl);
+    atomic_store(&p->out.pending_cfg, nc);
+    for (int i = 0; i < 2000 && atomic_load(&p->out.pending_cfg); i++) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    wait_quiescent(p);
+    lists_free((struct lists *)old);
+    if (g_rules_cfg) {              /* the aggregator moved on to nc */
+        cfg_free(g_rules_cfg);
+        free(g_rules_cfg);
+    }
+    g_rules_cfg = nc;
+    fprintf(stderr, "mirrorguard: reloaded lists and suppression rules from %s (%u threat lists, %u rules)\n",
+            o->config, nc->lists.n_threat, nc->n_suppression_rules);
+}
+
 /* Start the pipeline, wait for the workers to finish (or a signal), print the
  * figures. Returns the exit status. */
 static int
-run_pipeline(struct pipeline *p, int live)
+run_pipeline(struct pipeline *p, int live, const struct opts *o)
 {
     char err[512];
     double t0 = mono_s(), next_stats = t0 + p->cfg->outputs.stats_interval;
@@ -222,6 +293,10 @@ run_pipeline(struct pipeline *p, int live)
                 break;
             struct timespec ts = { 0, 100 * 1000 * 1000 };
             nanosleep(&ts, NULL);
+            if (g_reload) {
+                g_reload = 0;
+                reload(p, o);
+            }
             if (p->cfg->outputs.stats_interval && mono_s() >= next_stats) {
                 stats_print(stderr, p, mono_s() - t0);
                 next_stats += p->cfg->outputs.stats_interval;
@@ -317,7 +392,7 @@ cmd_replay(int argc, char **argv)
     atomic_store(&p.lists, lists);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    rc = run_pipeline(&p, 0);
+    rc = run_pipeline(&p, 0, &o);
     worker_fini(&w);
     lists_free(lists);
     cfg_free(&c);
@@ -397,11 +472,18 @@ cmd_run(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_sighup;
+    sigaction(SIGHUP, &sa, NULL);
     fprintf(stderr, "mirrorguard: capturing on %s (SIGINT/SIGTERM to stop)\n", c.capture.interface);
-    int rc = run_pipeline(&p, 1);
+    int rc = run_pipeline(&p, 1, &o);
     g_n_live = 0;
     worker_fini(&w);
     lists_free((struct lists *)atomic_load(&p.lists));
+    if (g_rules_cfg) {
+        cfg_free(g_rules_cfg);
+        free(g_rules_cfg);
+        g_rules_cfg = NULL;
+    }
     cfg_free(&c);
     return rc;
 }

@@ -103,6 +103,7 @@ struct output {
     uint8_t fields[64];             /* enum vpc_field */
     uint64_t flow_lines, dns_lines, finding_lines;
     uint64_t write_errors;
+    _Atomic(struct cfg *) pending_cfg;  /* SIGHUP: new rules for the aggregator */
     struct findings_stats fstats;   /* taken at close */
     struct redis_out_stats rstats;
     int have_rstats;
