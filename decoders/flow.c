@@ -29,7 +29,9 @@ struct flow_ent {
     uint32_t first_ms[2], last_ms[2];   /* MS_UNSET: no packet in this record */
     uint32_t deadline;              /* second whose slot holds the entry */
     uint8_t  vni_set;               /* bit d: vni[d] valid */
-    uint8_t  _pad[3];
+    uint8_t  outcome;               /* enum conn_outcome, once known */
+    uint8_t  app;                   /* enum app_hint */
+    uint8_t  _pad;
 };
 _Static_assert(sizeof(struct flow_ent) == 120, "flow entry must stay 120 bytes");
 
@@ -224,6 +226,9 @@ emit_rec(struct flow_table *ft, const struct flow_ent *e, int reason,
     r.tcp_state = e->state;
     r.vlan = e->vlan;
     r.vni = e->vni[0];
+    r.outcome = e->outcome;
+    r.app = e->app;
+    r.start_ns = e->base_ns;
     for (int d = 0; d < 2; d++) {
         r.dir[d].pkts = e->pkts[d];
         r.dir[d].bytes = e->bytes[d];
@@ -449,6 +454,7 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
     }
 
     hit->is_new = 0;
+    hit->outcome = CONN_NONE;
     if (i == NIL) {
         if (ft->free_head == NIL && ft->next_new == ft->capacity &&
             evict_one(ft, emit, arg) != 0)
@@ -471,6 +477,8 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
         e->vlan = p->vlan;
         e->state = TCP_NONE;
         e->vni_set = 0;
+        e->outcome = CONN_NONE;
+        e->app = APP_NONE;
         e->vni[0] = e->vni[1] = 0;
         e->base_ns = ts_ns;
         for (int d = 0; d < 2; d++)
@@ -508,7 +516,15 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
     if (p->proto == 6) {
         e->tflags[dir] |= p->tcp_flags;
         uint8_t old_cls = e->cls;
+        uint8_t old_state = e->state;
         tcp_update(e, dir, p->tcp_flags);
+        /* The attempt's outcome, the first time the responder answers. */
+        if (!e->outcome && dir == 1) {
+            if ((p->tcp_flags & 0x12) == 0x12)
+                e->outcome = hit->outcome = CONN_SUCCESS;
+            else if ((p->tcp_flags & 0x04) && old_state <= TCP_SYN)
+                e->outcome = hit->outcome = CONN_REJECTED;
+        }
         e->cls = (uint8_t)flow_cls(e);
         /* A shorter timeout (closed, reset) must not wait for the old slot. */
         if (e->cls != old_cls &&
@@ -521,9 +537,73 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
             }
         }
     }
+    else if (!e->outcome && dir == 1) {
+        e->outcome = hit->outcome = CONN_SUCCESS;       /* a UDP/ICMP/other reply */
+    }
     hit->dir = dir;
     hit->tcp_state = e->state;
+    hit->idx = i;
+    hit->app = e->app;
+    hit->start_ns = e->base_ns;
     return 0;
+}
+
+void
+flow_set_app(struct flow_table *ft, uint32_t idx, uint8_t app)
+{
+    if (idx < ft->capacity)
+        ft->ents[idx].app = app;
+}
+
+/* Find the flow of a packet without creating it (ICMP errors quote one). */
+static int
+flow_find(const struct flow_table *ft, const struct dec_pkt *p, uint32_t *idx, int *dir)
+{
+    uint32_t i = ~ft->buckets[(uint32_t)flow_hash(p, ft->cfg.seed) & ft->mask];
+    while (i != NIL) {
+        const struct flow_ent *e = &ft->ents[i];
+        if (e->proto == p->proto && e->vlan == p->vlan) {
+            if (e->sport == p->sport && e->dport == p->dport &&
+                !memcmp(&e->src, &p->src, 16) && !memcmp(&e->dst, &p->dst, 16)) {
+                *idx = i;
+                *dir = 0;
+                return 1;
+            }
+            if (e->sport == p->dport && e->dport == p->sport &&
+                !memcmp(&e->src, &p->dst, 16) && !memcmp(&e->dst, &p->src, 16)) {
+                *idx = i;
+                *dir = 1;
+                return 1;
+            }
+        }
+        i = e->hnext;
+    }
+    return 0;
+}
+
+int
+flow_reject(struct flow_table *ft, const struct dec_pkt *quoted, struct conn_event *ev)
+{
+    uint32_t i;
+    int dir;
+    if (!flow_find(ft, quoted, &i, &dir) || dir != 0)
+        return 0;                   /* only the initiator's attempts are refused */
+    struct flow_ent *e = &ft->ents[i];
+    if (e->outcome || e->pkts[1])
+        return 0;                   /* already answered */
+    e->outcome = CONN_REJECTED;
+    memset(ev, 0, sizeof(*ev));
+    ev->src = e->src;
+    ev->dst = e->dst;
+    ev->sport = e->sport;
+    ev->dport = e->dport;
+    ev->proto = e->proto;
+    ev->family = e->family;
+    ev->outcome = CONN_REJECTED;
+    ev->app = e->app;
+    ev->vni = e->vni[0];
+    ev->start_ns = e->base_ns;
+    return 1;
 }
 
 void

@@ -66,7 +66,19 @@ struct flow_hit {
     int dir;                /* 0 = initiator -> responder, 1 = back */
     int is_new;             /* this packet created the flow */
     uint8_t tcp_state;      /* after this packet */
+    uint8_t outcome;        /* enum conn_outcome: this packet decided the attempt */
+    uint8_t app;            /* enum app_hint known so far */
+    uint32_t idx;           /* the entry, for flow_set_app() */
+    uint64_t start_ns;      /* the flow's first packet */
 };
+
+/* Record the application recognised in the flow's first payload bytes. */
+void flow_set_app(struct flow_table *ft, uint32_t idx, uint8_t app);
+
+/* An ICMP/ICMPv6 unreachable quoting 'quoted' (initiator -> responder):
+ * when that flow exists and is unanswered, mark it rejected and fill *ev.
+ * Returns 1 when an event is to be sent. */
+int flow_reject(struct flow_table *ft, const struct dec_pkt *quoted, struct conn_event *ev);
 
 /* Account one decoded packet (dec_has_flow(status) must hold) seen at ts_ns.
  * Returns 0 and fills *hit, or -1 when the packet is a mirror duplicate

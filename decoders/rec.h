@@ -21,6 +21,7 @@ enum rec_kind {
     REC_TICK = 3,       /* time only: lets detectors age windows when quiet */
     REC_END  = 4,       /* producer finished (end of replay / shutdown) */
     REC_FINDING = 5,    /* struct finding_cand (detect/finding.h), detect -> output */
+    REC_CONN = 6,       /* struct conn_event: handshake outcome, worker -> detect */
 };
 
 /* Why a flow record was written. */
@@ -69,9 +70,45 @@ struct flow_rec {
     uint8_t  tcp_state;         /* enum flow_tcp_state */
     uint32_t vni;               /* mirror session (0 = not tunnelled) */
     uint16_t vlan;              /* inner VLAN id, 0 = none */
-    uint16_t _pad;
+    uint8_t  outcome;           /* enum conn_outcome: as reported by REC_CONN, 0 = none yet */
+    uint8_t  app;               /* enum app_hint: protocol recognised from first bytes */
     uint64_t seq;               /* per-worker record number (ordering) */
+    uint64_t start_ns;          /* first packet of the flow (not of this record) */
     struct flow_dir dir[2];
+};
+
+/* How a connection attempt ended, as soon as the packets tell (TRW's
+ * success/failure, Jung et al. 2004). CONN_UNANSWERED is never sent as an
+ * event: a flow record with outcome 0 and no responder packets says it. */
+enum conn_outcome {
+    CONN_NONE = 0,
+    CONN_SUCCESS = 1,           /* SYN-ACK (TCP) or any reply (UDP, ICMP echo) */
+    CONN_REJECTED = 2,          /* RST to the SYN, or ICMP/ICMPv6 unreachable */
+};
+
+/* Application recognised from the first payload bytes of either side, on
+ * any port (so SSH on 2222 is still SSH). */
+enum app_hint {
+    APP_NONE = 0,
+    APP_SSH,                    /* "SSH-" banner */
+    APP_RDP,                    /* TPKT + X.224 Connection Request */
+    APP_TLS,                    /* TLS handshake record */
+    APP_HTTP,                   /* HTTP request line */
+    APP_STRATUM,                /* JSON-RPC mining.* / XMRig login */
+    APP_MAX
+};
+
+/* REC_CONN: a connection attempt's outcome, sent the moment it is known. */
+struct conn_event {
+    struct mg_addr src, dst;    /* initiator, responder */
+    uint16_t sport, dport;
+    uint8_t  proto, family;
+    uint8_t  outcome;           /* enum conn_outcome */
+    uint8_t  app;
+    uint32_t vni;
+    uint32_t _pad;
+    uint64_t start_ns;          /* the attempt (first packet) */
+    uint64_t ts_ns;             /* the answer */
 };
 
 #define DNS_MAX_NAME    256     /* presentation form, with the final NUL */
@@ -123,6 +160,7 @@ struct mg_rec {
     union {
         struct flow_rec flow;
         struct dns_rec  dns;
+        struct conn_event conn;
     } u;
 };
 

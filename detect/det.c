@@ -65,6 +65,14 @@ det_set_dns(struct det_set *s, const struct dns_rec *d)
 }
 
 void
+det_set_conn(struct det_set *s, const struct conn_event *c)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->ops[i]->on_conn)
+            s->ops[i]->on_conn(s->state[i], c);
+}
+
+void
 det_set_tick(struct det_set *s, uint64_t now_ns)
 {
     for (unsigned i = 0; i < s->n; i++)

@@ -33,6 +33,8 @@ struct det_ops {
     int  (*init)(void **state, const struct det_env *env, char *err, unsigned errlen);
     void (*on_flow)(void *state, const struct flow_rec *f);         /* or NULL */
     void (*on_dns)(void *state, const struct dns_rec *d);           /* or NULL */
+    /* A connection attempt was answered or refused (as soon as known). */
+    void (*on_conn)(void *state, const struct conn_event *c);       /* or NULL */
     void (*tick)(void *state, uint64_t now_ns);                     /* or NULL */
     void (*fini)(void *state);
 };
@@ -47,6 +49,7 @@ struct det_set {
 int  det_set_init(struct det_set *s, const struct det_env *env, char *err, unsigned errlen);
 void det_set_flow(struct det_set *s, const struct flow_rec *f);
 void det_set_dns(struct det_set *s, const struct dns_rec *d);
+void det_set_conn(struct det_set *s, const struct conn_event *c);
 void det_set_tick(struct det_set *s, uint64_t now_ns);
 void det_set_fini(struct det_set *s);
 

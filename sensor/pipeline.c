@@ -89,6 +89,9 @@ detect_main(void *arg)
                     det_set_dns(&ds, &m->u.dns);
                     forward(p, kind, m, len);
                     break;
+                case REC_CONN:
+                    det_set_conn(&ds, &m->u.conn);
+                    break;
                 case REC_TICK:
                     det_set_tick(&ds, m->ts_ns);
                     forward(p, kind, m, len);       /* findings age on packet time */

@@ -3,6 +3,7 @@
  * SPSC ring. The per-packet path allocates nothing, takes no lock and logs
  * nothing: it decodes, updates one flow, maybe parses DNS, and counts. */
 #include "sensor.h"
+#include "app.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -131,6 +132,64 @@ emit_dns(void *arg, const struct dns_rec *r)
     memcpy(&m->u.dns, r, body);
     m->u.dns.seq = w->rec_seq++;
     ring_commit(w->out);
+}
+
+static void
+emit_conn(struct worker *w, const struct conn_event *ev)
+{
+    struct mg_rec *m = rec_reserve(w, REC_CONN, offsetof(struct mg_rec, u) + sizeof(*ev));
+    if (!m) {
+        w->st.ring_drops++;
+        return;
+    }
+    m->kind = REC_CONN;
+    m->worker = w->id;
+    m->ts_ns = w->now_ns;
+    m->u.conn = *ev;
+    ring_commit(w->out);
+}
+
+/* The flow's attempt was just decided by packet p (from the responder). */
+static void
+conn_decided(struct worker *w, const struct dec_pkt *p, const struct flow_hit *h, uint64_t ts)
+{
+    struct conn_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.src = p->dst;                /* the packet goes responder -> initiator */
+    ev.dst = p->src;
+    ev.sport = p->dport;
+    ev.dport = p->sport;
+    ev.proto = p->proto;
+    ev.family = p->family;
+    ev.outcome = h->outcome;
+    ev.app = h->app;
+    ev.vni = p->vni;
+    ev.start_ns = h->start_ns;
+    ev.ts_ns = ts;
+    emit_conn(w, &ev);
+}
+
+/* ICMP destination unreachable (RFC 792) / ICMPv6 (RFC 4443 3.1) quotes
+ * the refused packet: its flow's attempt failed. Decoded without tunnels. */
+static void
+icmp_unreachable(struct worker *w, const struct dec_pkt *p, uint64_t ts)
+{
+    static struct dec_cfg plain;    /* no tunnel ports: a quote is never unwrapped */
+    struct dec_pkt q;
+    struct conn_event ev;
+    if (!p->payload_len)
+        return;
+    if (!plain.max_depth)
+        plain.max_depth = 1;
+    memset(&q, 0, sizeof(q));
+    enum dec_status st = dec_ip(&plain, p->payload, p->payload_len, &q);
+    if (st != DEC_OK || q.family != p->family)
+        return;
+    q.vlan = p->vlan;
+    if (flow_reject(w->flows, &q, &ev)) {
+        ev.ts_ns = ts;
+        emit_conn(w, &ev);
+    }
 }
 
 static void
@@ -296,6 +355,17 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
             continue;
         if (flow_packet_h(w->flows, &p[i], h[i], b[i].ts_ns, &hit, emit_flow, w) != 0)
             continue;                   /* mirror duplicate */
+        if (p[i].payload_len && hit.app == APP_NONE && p[i].proto == 6) {
+            uint8_t app = app_classify(p[i].payload, p[i].payload_len);
+            if (app) {
+                flow_set_app(w->flows, hit.idx, app);
+                hit.app = app;
+            }
+        }
+        if (hit.outcome)
+            conn_decided(w, &p[i], &hit, b[i].ts_ns);
+        if ((p[i].proto == 1 && p[i].icmp_type == 3) || (p[i].proto == 58 && p[i].icmp_type == 1))
+            icmp_unreachable(w, &p[i], b[i].ts_ns);
         if (w->cfg->dns.enabled && (p[i].payload_len || (p[i].tcp_flags & 0x02)))
             worker_dns(w, &p[i], b[i].ts_ns);
     }
