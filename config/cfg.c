@@ -237,11 +237,65 @@ static const struct key outputs_keys[] = {
     KEND
 };
 
+static const struct key brute_keys[] = {
+    KBOOL("enabled", detect.brute.enabled, "true"),
+    KU32("window_seconds", detect.brute.window_seconds, 10, 86400, "300"),
+    KU32("min_attempts", detect.brute.min_attempts, 2, 1000000, "10"),
+    KU32("batch", detect.brute.batch, 1, 1000000, "10"),
+    KU32("max_session_seconds", detect.brute.max_session_seconds, 1, 3600, "30"),
+    KU32("min_payload_bytes", detect.brute.min_payload_bytes, 0, 1048576, "200"),
+    KU32("max_bytes_to_server", detect.brute.max_bytes_to_server, 256, 1073741824, "16384"),
+    KU32("max_bytes_to_client", detect.brute.max_bytes_to_client, 256, 1073741824, "32768"),
+    KU32("spray_min_targets", detect.brute.spray_min_targets, 0, 16, "10"),
+    KU32("spray_min_attempts", detect.brute.spray_min_attempts, 2, 1000000, "20"),
+    KPORTS("ssh_ports", detect.brute.ssh_ports, detect.brute.n_ssh_ports, "22"),
+    KPORTS("rdp_ports", detect.brute.rdp_ports, detect.brute.n_rdp_ports, "3389"),
+    KPORTS("winrm_ports", detect.brute.winrm_ports, detect.brute.n_winrm_ports, "5985 5986"),
+    KU32("max_pairs", detect.brute.max_pairs, 64, 16777216, "32768"),
+    KU32("max_sources", detect.brute.max_sources, 64, 16777216, "8192"),
+    KEND
+};
+
 static const struct key findings_keys[] = {
     KSTR("publishing_frequency", findings.publishing_frequency, "FIFTEEN_MINUTES",
          .check = check_frequency),
     KU32("max_findings", findings.max_findings, 16, 10000000, "100000"),
     KSTR("partition", findings.partition, "aws", .check = check_partition),
+    KEND
+};
+#undef T
+
+#define T struct cfg
+/* detect.scan (detect/det_scan.c). The TRW ranges keep theta1 < theta0
+ * and alpha < beta without a cross-key check. */
+static const struct key detect_scan_keys[] = {
+    KBOOL("enabled", detect.scan.enabled, "true"),
+    KDBL("theta0", detect.scan.theta0, 0.51, 0.999, "0.8"),
+    KDBL("theta1", detect.scan.theta1, 0.001, 0.49, "0.2"),
+    KDBL("alpha", detect.scan.alpha, 0.0001, 0.2, "0.01"),
+    KDBL("beta", detect.scan.beta, 0.8, 0.9999, "0.99"),
+    KU32("window", detect.scan.window, 10, 86400, "600"),
+    KU32("portscan_ports", detect.scan.portscan_ports, 2, 1000, "20"),
+    KU32("sweep_hosts", detect.scan.sweep_hosts, 2, 1000, "25"),
+    KU32("icmp_sweep_hosts", detect.scan.icmp_sweep_hosts, 2, 1000, "25"),
+    KU32("inbound_ports", detect.scan.inbound_ports, 2, 1000, "20"),
+    KU32("probe_min_ports", detect.scan.probe_min_ports, 1, 64, "3"),
+    KU32("report_interval", detect.scan.report_interval, 1, 86400, "60"),
+    KU32("report_probes", detect.scan.report_probes, 1, 1000000, "100"),
+    KU32("max_sources", detect.scan.max_sources, 1024, 16777216, "65536"),
+    KU32("max_pairs", detect.scan.max_pairs, 1024, 16777216, "65536"),
+    KU32("max_fans", detect.scan.max_fans, 1024, 16777216, "32768"),
+    KU32("max_instances", detect.scan.max_instances, 16, 1048576, "4096"),
+    KPORTS("datastore_ports", detect.scan.datastore_ports, detect.scan.n_datastore_ports,
+           "9200 9300 27017 6379 5432 3306 1433 11211 5984 9042 7000"),
+    KPORTS("emr_ports", detect.scan.emr_ports, detect.scan.n_emr_ports,
+           "8088 8042 8020 50070 50075 50090 9870 8888 16010 18080 19888"),
+    KEND
+};
+
+static const struct key detect_keys[] = {
+    KMAP("scan", detect_scan_keys),
+    KMAP("brute", brute_keys),
     KEND
 };
 #undef T
@@ -346,6 +400,7 @@ static const struct key top_keys[] = {
     KMAP("outputs", outputs_keys),
     KMAP("lists", lists_keys),
     KMAP("findings", findings_keys),
+    KMAP("detect", detect_keys),
     KLIST("suppression_rules", suppression_rules, n_suppression_rules, rule_keys,
           struct cfg_suppression_rule),
     KLIST("assets", assets, n_assets, asset_keys, struct cfg_asset),

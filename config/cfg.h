@@ -171,6 +171,46 @@ struct cfg {
     unsigned workers;               /* 1..64, default 1 */
     uint32_t ring_size;             /* records per ring, power of two, default 65536 */
     bool ring_block;                /* replay: wait when a ring is full instead of dropping; default true */
+
+    /* Detectors (detect/det_*.c): one sub-struct per detector. */
+    struct {
+        struct {                    /* detect.scan: det_scan.c, reconnaissance */
+            bool enabled;               /* default true */
+            double theta0, theta1;      /* TRW P(success | benign), P(success | scanner): 0.8, 0.2 */
+            double alpha, beta;         /* TRW false-positive / detection probabilities: 0.01, 0.99 */
+            uint32_t window;            /* seconds of the distinct-target windows, default 600 */
+            uint32_t portscan_ports;    /* distinct probed ports of one host, default 20 */
+            uint32_t sweep_hosts;       /* distinct public hosts probed on one port, default 25 */
+            uint32_t icmp_sweep_hosts;  /* distinct hosts pinged (failed or public), default 25 */
+            uint32_t inbound_ports;     /* distinct ports of an instance probed by a remote, default 20 */
+            uint32_t probe_min_ports;   /* answered probes by one remote before PortProbe, default 3 */
+            uint32_t report_interval;   /* seconds between repeat candidates, default 60 */
+            uint32_t report_probes;     /* ... or this many further probes, default 100 */
+            uint32_t max_sources;       /* per-source entries, default 65536 */
+            uint32_t max_pairs;         /* (source, target host) entries, default 65536 */
+            uint32_t max_fans;          /* (source, protocol, port) entries, default 32768 */
+            uint32_t max_instances;     /* instances with port-probe state, default 4096 */
+            uint16_t datastore_ports[CFG_MAX_PORTS]; unsigned n_datastore_ports;
+            uint16_t emr_ports[CFG_MAX_PORTS]; unsigned n_emr_ports;
+        } scan;
+        struct {                    /* detect.brute: detect/det_brute.c */
+            bool enabled;                   /* default true */
+            uint32_t window_seconds;        /* 10..86400, default 300 */
+            uint32_t min_attempts;          /* per (source, target, service), default 10 */
+            uint32_t batch;                 /* one more report per this many, default 10 */
+            uint32_t max_session_seconds;   /* an attempt is shorter, default 30 */
+            uint32_t min_payload_bytes;     /* each way, estimated, default 200 */
+            uint32_t max_bytes_to_server;   /* default 16384 */
+            uint32_t max_bytes_to_client;   /* default 32768 */
+            uint32_t spray_min_targets;     /* 0 = off, 2..16, default 10 */
+            uint32_t spray_min_attempts;    /* default 20 */
+            uint16_t ssh_ports[CFG_MAX_PORTS]; unsigned n_ssh_ports;     /* [22] */
+            uint16_t rdp_ports[CFG_MAX_PORTS]; unsigned n_rdp_ports;     /* [3389] */
+            uint16_t winrm_ports[CFG_MAX_PORTS]; unsigned n_winrm_ports; /* [5985,5986] */
+            uint32_t max_pairs;             /* tracked (source, target, service), 32768 */
+            uint32_t max_sources;           /* tracked (source, service), 8192 */
+        } brute;
+    } detect;
 };
 
 /* Fill c with the defaults. */

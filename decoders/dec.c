@@ -445,6 +445,22 @@ dec_packet(const struct dec_cfg *dc, int linktype, const uint8_t *p, size_t len,
     memset(pkt, 0, sizeof(*pkt));
     switch (linktype) {
     case 1:                                         /* Ethernet */
+        /* Fast path for what a mirror target mostly receives: untagged
+         * Ethernet / IPv4 without options or fragmentation / UDP to a VXLAN
+         * port / VXLAN with the I flag, complete (no padding, no cut, UDP
+         * length agreeing). It skips the three outer decoders and gives
+         * exactly what they would (fuzz_decode checks that); anything else
+         * takes the general path. */
+        if (len >= 50 + ETH_HLEN && !dc->no_fastpath && p[12] == 0x08 && p[13] == 0x00 &&
+            p[14] == 0x45 && p[23] == 17 && (rd_be16(p + 20) & 0x3fff) == 0 &&
+            rd_be16(p + 16) == len - ETH_HLEN && rd_be16(p + 38) == len - ETH_HLEN - 20 &&
+            bit_get(dc->vxlan_ports, rd_be16(p + 36)) && (p[42] & VXLAN_FLAG_I) &&
+            dc->max_depth >= 1) {
+            pkt->tunnels = 1;
+            pkt->tun_kinds = DEC_TUN_VXLAN;
+            pkt->vni = rd_be24(p + 46);
+            return dec_eth(dc, p + 50, len - 50, pkt);
+        }
         return dec_eth(dc, p, len, pkt);
     case 101: case 12: case 14: case 228: case 229: /* raw IP */
         return dec_ip(dc, p, len, pkt);

@@ -72,6 +72,7 @@ struct dec_cfg {
     uint8_t vxlan_ports[65536 / 8];
     uint8_t geneve_ports[65536 / 8];
     int max_depth;              /* tunnel layers unwrapped, >= 1 */
+    int no_fastpath;            /* tests: always take the general path */
 };
 
 struct dec_pkt {

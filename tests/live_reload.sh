@@ -17,8 +17,10 @@
 #   batch 3 every connection to one more list-B address, one to a list-A one
 # 1. 'mirrorguard run' (threat list = A) captures half 1; we wait until every
 #    flow of it has been written (so detected) by the periodic stats.
-# 2. The threat list becomes B and a suppression rule archives one list-B
-#    address; SIGHUP; stderr says "reloaded"; half 2; wait for its flows.
+# 2. While 1000 connections to an unlisted address are being captured (3 s
+#    of traffic), the threat list becomes B and a suppression rule archives
+#    one list-B address; SIGHUP; stderr says "reloaded" before that traffic
+#    ends; then half 2; wait for its flows.
 # 3. Bad reloads: a threat list with no valid entry, then (threat list back
 #    to A) a configuration with a YAML error: each SIGHUP must be refused on
 #    stderr naming the file at fault; then batch 3; SIGTERM.
@@ -50,6 +52,7 @@ IF_CAP=mrc$$                    # capture end (<= 15 characters)
 IF_TX=mrt$$                     # tcpreplay end
 W=$OUT/reload-$$                # our files
 MGPID=""
+FILLPID=""                      # tcpreplay of the filler, in the background
 PASSED=0
 
 fail() { echo "live_reload: FAIL: $*"; exit 1; }
@@ -57,6 +60,10 @@ skip() { echo "skip: $*"; exit 0; }
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
+    if [ -n "$FILLPID" ] && kill -0 "$FILLPID" 2>/dev/null; then
+        kill "$FILLPID" 2>/dev/null
+        wait "$FILLPID" 2>/dev/null
+    fi
     if [ -n "$MGPID" ] && kill -0 "$MGPID" 2>/dev/null; then
         kill -9 "$MGPID" 2>/dev/null
         wait "$MGPID" 2>/dev/null
@@ -105,9 +112,10 @@ done
 cp "$W/scn/sensor.yaml" "$W/scn/trusted.txt" "$W/" ||
     fail "cannot copy the scenario's configuration"
 
-# Prints "N1 N2 N3 SUPPRESSED_IP"; writes half1/half2/batch3.pcap, listA.txt,
-# listB.txt and expect.json ({ip: {count, phase, archived}}).
-read -r N1 N2 N3 SUPP < <("$PY" - "$W/scn" "$W" <<'EOF'
+# Prints "N1 N2 N3 NF SUPPRESSED_IP"; writes half1/half2/batch3.pcap,
+# filler.pcap, listA.txt, listB.txt and expect.json ({ip: {count, phase,
+# archived}}).
+read -r N1 N2 N3 NF SUPP < <("$PY" - "$W/scn" "$W" <<'EOF'
 import ipaddress, json, os, sys
 sys.path.insert(0, 'scripts')
 import mgpkt as P
@@ -226,18 +234,39 @@ assert all(exp[ip]['phase'] == 1 for ip in A) and exp[x3]['phase'] == 3
 assert all(exp[ip]['phase'] == 2 for ip in B if ip != x3)
 with open(os.path.join(w, 'expect.json'), 'w') as f:
     json.dump(exp, f, indent=1, sort_keys=True)
+# Filler: traffic that runs while the reload happens, to an address on no
+# list (so it makes flows, never findings): 1000 closed connections.
+FILL = '192.0.2.10'
+assert FILL not in listed and FILL not in trusted
+with open(os.path.join(w, 'filler.pcap'), 'wb') as f:
+    pw = P.PcapWriter(f)
+    web = '10.0.1.10'
+    for i in range(1000):
+        sp, s0, a0 = 40000 + i, 1000 * i, 5000 * i
+        for src, dst, l4 in (
+                (web, FILL, P.tcp(web, FILL, sp, 443, s0, 0, 'S')),
+                (FILL, web, P.tcp(FILL, web, 443, sp, a0, s0 + 1, 'SA')),
+                (web, FILL, P.tcp(web, FILL, sp, 443, s0 + 1, a0 + 1, 'A')),
+                (web, FILL, P.tcp(web, FILL, sp, 443, s0 + 1, a0 + 1, 'FA')),
+                (FILL, web, P.tcp(FILL, web, 443, sp, a0 + 1, s0 + 2, 'FA')),
+                (web, FILL, P.tcp(web, FILL, sp, 443, s0 + 2, a0 + 2, 'A'))):
+            macs = ('0a:00:00:00:00:01', '0a:00:00:00:01:0a')
+            fr = P.eth(*(macs if src == web else macs[::-1]), P.ip_packet(src, dst, 6, l4))
+            t += 200_000
+            pw.write(t, P.vxlan_wrap(fr, '10.0.1.10', '10.0.0.200', 4211))
+    counts.append(pw.count)
 tr = sorted(trusted)
 for name, ips in (('listA.txt', A), ('listB.txt', B)):
     with open(os.path.join(w, name), 'w') as f:
         f.write('# live_reload.sh: %s\n' % name)
         f.write(''.join(ip + '\n' for ip in list(ips) + tr))
-print(counts[0], counts[1], counts[2], supp)
+print(counts[0], counts[1], counts[2], counts[3], supp)
 EOF
 )
 if [ -z "${SUPP:-}" ] || [ ! -s "$W/expect.json" ]; then
     fail "cannot split the scenario capture"
 fi
-NTOT=$((N1 + N2 + N3))
+NTOT=$((N1 + NF + N2 + N3))
 
 # ---- configuration: the scenario's, capturing on our veth; settings for the
 # test on the command line (re-applied by every reload)
@@ -324,8 +353,11 @@ send() {
         sed 's/^/     /' "$W/tcpreplay.out" | head -20
         fail "tcpreplay $(basename "$1") failed"
     }
-    grep -q "Failed packets: *0\b" "$W/tcpreplay.out" || {
-        sed 's/^/     /' "$W/tcpreplay.out" | head -20
+    sent_all "$1" "$W/tcpreplay.out"
+}
+sent_all() {
+    grep -q "Failed packets: *0\b" "$2" || {
+        sed 's/^/     /' "$2" | head -20
         fail "tcpreplay could not send every packet of $(basename "$1")"
     }
 }
@@ -401,13 +433,26 @@ send "$W/half1.pcap"
 settled "$N1" "half 1"
 T_HUP=$(now)
 
-# ---- 2. list B and a suppression rule; half 2
+# ---- 2. list B and a suppression rule, put in force while the filler
+# (1000 connections to an unlisted address, 3 s) is being captured; half 2
+inns tcpreplay -q -i "$IF_TX" --pps 2000 "$W/filler.pcap" >"$W/filler.out" 2>&1 &
+FILLPID=$!
+for _ in $(seq 50); do                  # until capture has seen some filler
+    [ "$(blocks | tail -1 | cut -d' ' -f1)" -gt "$N1" ] 2>/dev/null && break
+    kill -0 "$FILLPID" 2>/dev/null || break
+    sleep 0.05
+done
 put "$W/listB.txt" "$W/threat.txt"
 put "$W/cfg1.yaml" "$CFG"
+kill -0 "$FILLPID" 2>/dev/null || fail "the filler ended before the reload (too slow a machine?)"
 reload good OK
+kill -0 "$FILLPID" 2>/dev/null || fail "the filler ended before the reload was done (too slow a machine?)"
+wait "$FILLPID" || { sed 's/^/     /' "$W/filler.out" | head; fail "tcpreplay filler.pcap failed"; }
+FILLPID=""
+sent_all "$W/filler.pcap" "$W/filler.out"
 T_B=$(now)
 send "$W/half2.pcap"
-settled "$((N1 + N2))" "half 2"
+settled "$((N1 + NF + N2))" "half 2"
 T_BAD=$(now)
 
 # ---- 3. two refused reloads, then batch 3 under list B

@@ -270,6 +270,12 @@ test_vxlan(void)
     CU_ASSERT_EQUAL(p.dport, 80);
     CU_ASSERT_EQUAL(p.src.b[3], 5);
     CU_ASSERT_EQUAL(p.ip_len, 40);
+    /* the fast path (taken here) gives what the general path gives */
+    struct dec_cfg slow = dc;
+    slow.no_fastpath = 1;
+    struct dec_pkt q;
+    CU_ASSERT_EQUAL(dec_packet(&slow, 1, b, n, &q), DEC_OK);
+    CU_ASSERT_EQUAL(memcmp(&p, &q, sizeof(p)), 0);
     /* every cut of the encapsulation */
     for (size_t cut = 42; cut < n; cut++) {
         enum dec_status st = dec_packet(&dc, 1, b, cut, &p);

@@ -11,7 +11,7 @@
 #include "dns.h"
 #include "flow.h"
 
-static struct dec_cfg dc;
+static struct dec_cfg dc, dc_slow;     /* dc_slow: general path only */
 static struct flow_table *ft;
 static uint64_t now;
 
@@ -29,6 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ft) {
         uint16_t vx[2] = { 4789, 8472 }, gv = 6081;
         dec_cfg_init(&dc, vx, 2, &gv, 1, 3);
+        dc_slow = dc;
+        dc_slow.no_fastpath = 1;
         /* Timeouts differ per class, as in a real configuration: a TCP
          * flow that closes moves to an earlier wheel slot, and UDP/other
          * flows live long enough for the 1024-entry table to fill up, so
@@ -47,6 +49,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     struct dec_pkt p;
     enum dec_status st = dec_packet(&dc, links[data[0] & 7], data + 1, size - 1, &p);
+    /* The VXLAN fast path must agree with the general decoders. */
+    struct dec_pkt q;
+    enum dec_status st2 = dec_packet(&dc_slow, links[data[0] & 7], data + 1, size - 1, &q);
+    if (st != st2 || (dec_has_flow(st) && memcmp(&p, &q, sizeof(p)) != 0))
+        __builtin_trap();
     if (dec_has_flow(st)) {
         struct flow_hit h;
         now += (uint64_t)(data[0] >> 3) * 100000000ull;  /* time moves with the input */
