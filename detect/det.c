@@ -7,6 +7,8 @@
 /* The one list of detectors, in the order they run. */
 static const struct det_ops *const det_all[] = {
     &det_threat_ops,
+    &det_brute_ops,
+    &det_scan_ops,
 };
 
 int

@@ -55,6 +55,8 @@ void det_set_fini(struct det_set *s);
 
 /* The detectors. */
 extern const struct det_ops det_threat_ops;     /* det_threat.c: threat-list matches */
+extern const struct det_ops det_brute_ops;      /* det_brute.c: SSH/RDP/WinRM brute force */
+extern const struct det_ops det_scan_ops;       /* det_scan.c: port scans, sweeps, probes */
 
 /* Shared helper: is a in one of c's home_net CIDRs? */
 int det_in_home_net(const struct cfg *c, const struct mg_addr *a, int family);

@@ -12,12 +12,26 @@ connections from a listed scanner (inbound), queries listed domains (exact
 and under a '*.' entry) and benign ones; one listed address is also on the
 trusted list (no finding). Writes DIR/input.pcap, DIR/threat.txt,
 DIR/trusted.txt, DIR/sensor.yaml and DIR/truth.json (the findings expected:
-type, local ip, remote ip or domain, count)."""
+type, local ip, remote ip or domain, count).
+
+  gen-scenario.py CASE --out DIR [--seed S]
+  gen-scenario.py all --out-root pcaps [--seed S]     (threat-lists and every CASE)
+
+CASE is one of the reconnaissance and brute-force scenarios (see CASES and
+each case_*() below): syn-scan, connect-scan, udp-scan, slow-scan, sweep,
+inbound-scan, icmp-sweep, ssh-brute-in, ssh-brute-out, rdp-brute-in,
+rdp-brute-out, and the benign busy-server and health-checker. Each writes
+DIR/input.pcap (VXLAN as mirrored, one VNI per instance), DIR/sensor.yaml,
+DIR/truth.json ({"findings": [{type, local, remote, min_count}],
+"forbidden_types": [...], "probes": [{ts_ns, dst, dport}] for scans, "notes"})
+and DIR/README.md. Each case draws from its own random.Random("CASE:SEED"),
+so one case alone and `all` give the same bytes."""
 import argparse
 import ipaddress
 import json
 import os
 import random
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -144,14 +158,857 @@ findings:
     print("threat-lists: %d packets, %d findings expected -> %s" % (cap.w.count, len(exp), a.out))
 
 
+# ============================================================================
+# reconnaissance and brute-force scenarios (for detect/det_scan.c and
+# detect/det_brute.c). Each builds the inner IP packets of the mirrored
+# instances in a Mirror, which sorts them by time and writes them VXLAN-
+# wrapped as the instance's mirror session (its VNI) delivers them.
+
+T0 = 1714564800 * 10**9                # 2024-05-01 12:00:00 UTC
+MIRROR_TARGET = "10.0.0.200"
+APP, MON = "10.0.2.20", "10.0.3.30"
+# ip -> (vni, eni, instance id, subnet, name)
+INSTANCES = {
+    WEB: (4211, "eni-0a1b2c3d4e5f60001", "i-0web0000000000001", "subnet-0web00000001", "web"),
+    APP: (4212, "eni-0a1b2c3d4e5f60002", "i-0app0000000000002", "subnet-0app00000002", "app"),
+    MON: (4213, "eni-0a1b2c3d4e5f60003", "i-0mon0000000000003", "subnet-0mon00000003", "monitor"),
+}
+T_SCAN = "Recon:EC2/Portscan"
+T_SWEEP = "Impact:EC2/PortSweep"
+T_INSCAN = "Recon:EC2/InboundPortscan"
+T_UNPROT = "Recon:EC2/PortProbeUnprotectedPort"
+T_ICMP = "Recon:EC2/ICMPSweep"
+T_SSH = "UnauthorizedAccess:EC2/SSHBruteForce"
+T_RDP = "UnauthorizedAccess:EC2/RDPBruteForce"
+ALL_TYPES = [T_SCAN, T_SWEEP, T_INSCAN, T_UNPROT, T_ICMP, T_SSH, T_RDP]
+ZERO = "0.0.0.0"                       # remote of per-instance findings (sweeps)
+MS, S = 1_000_000, 1_000_000_000
+
+
+def inst_mac(ip):
+    a = P.ip_bytes(ip)
+    return "0a:00:00:00:%02x:%02x" % (a[2], a[3])
+
+
+class Mirror:
+    """Inner IPv4 packets of the mirrored instances, written in time order,
+    each VXLAN-wrapped with the VNI of the instance it belongs to (source
+    if the source is an instance, else destination), outer source the
+    instance's ENI address, outer destination the mirror target."""
+
+    def __init__(self, instances):
+        self.inst = {P.ip_bytes(ip): (ip, INSTANCES[ip][0], inst_mac(ip)) for ip in instances}
+        self.pkts = []
+        self.size = 0
+
+    def add(self, ts, ip, keep=None):
+        """keep: store only the first `keep` bytes of the IP packet (a
+        captured prefix: pcap caplen < wirelen, the IP/UDP length fields
+        still describe the whole packet)."""
+        self.pkts.append((int(ts), len(self.pkts), ip, keep))
+
+    def add_session(self, s, trunc=None, first_max=(512, 160)):
+        """A TcpSession's packets. trunc: data segments keep at most this
+        many payload bytes, except the first one of each direction, which
+        keeps up to first_max (client, server) bytes: banners, ClientHello,
+        ServerHello, requests stay whole."""
+        first = {"c2s": True, "s2c": True}
+        for ts, d, ip in s.packets:
+            keep = None
+            if trunc is not None:
+                hl = (ip[0] & 15) * 4
+                doff = (ip[hl + 12] >> 4) * 4
+                plen = len(ip) - hl - doff
+                if plen > 0:
+                    lim = first_max[d == "s2c"] if first[d] else trunc
+                    first[d] = False
+                    if plen > lim:
+                        keep = hl + doff + lim
+            self.add(ts, ip, keep)
+
+    def write(self, path):
+        self.pkts.sort(key=lambda p: (p[0], p[1]))
+        ident = 0
+        with open(path, "wb") as f:
+            w = P.PcapWriter(f)
+            for ts, _n, ip, keep in self.pkts:
+                src, dst = ip[12:16], ip[16:20]
+                if src in self.inst:
+                    iip, vni, mac = self.inst[src]
+                    frame = P.eth(MAC_G, mac, ip)
+                elif dst in self.inst:
+                    iip, vni, mac = self.inst[dst]
+                    frame = P.eth(mac, MAC_G, ip)
+                else:
+                    raise ValueError("packet of no mirrored instance: %s -> %s"
+                                     % (P.ip_text(src), P.ip_text(dst)))
+                ident = (ident + 1) & 0xFFFF
+                if keep is not None and keep < len(ip):
+                    cap = frame[:14 + keep]
+                    outer = P.vxlan_wrap(cap, iip, MIRROR_TARGET, vni, ident=ident,
+                                         wire_len=len(frame))
+                    w.write(ts, outer, wirelen=len(outer) - len(cap) + len(frame))
+                else:
+                    w.write(ts, P.vxlan_wrap(frame, iip, MIRROR_TARGET, vni, ident=ident))
+            self.count = w.count
+        self.size = os.path.getsize(path)
+        return self.count
+
+
+def rand_public(rnd, taken):
+    """A random globally routable IPv4 address not in `taken` (a set)."""
+    while True:
+        a = ipaddress.IPv4Address(rnd.getrandbits(32))
+        if a.is_global and not a.is_multicast and not a.is_reserved and str(a) not in taken:
+            taken.add(str(a))
+            return str(a)
+
+
+def rst_ack(src, dst, sport, dport, ack, ttl):
+    """A closed port's answer to a SYN (Linux: seq 0, ACK = ISN + 1, win 0)."""
+    return P.ipv4(src, dst, 6, P.tcp(src, dst, sport, dport, 0, ack, "RA", win=0), ttl=ttl)
+
+
+def icmp_unreachable(src, dst, quoted_ip, code=3, ttl=64, ident=0):
+    """ICMP destination unreachable quoting the offending datagram's IP
+    header and its first 8 data bytes (RFC 792), as the target received it."""
+    q = quoted_ip[:(quoted_ip[0] & 15) * 4 + 8]
+    msg = struct.pack("!BBHI", 3, code, 0, 0) + q
+    c = P.checksum(msg)
+    msg = msg[:2] + struct.pack("!H", c) + msg[4:]
+    return P.ipv4(src, dst, 1, msg, ident=ident, ttl=ttl, df=False)
+
+
+def syn_probes(m, rnd, scanner, target, ports, t0, gap_ns, open_ports, silent, rtt_ns,
+               ttl_scanner, ttl_target, sport=None, connect=False):
+    """A port scan of one host. Half-open (nmap -sS: one source port, win
+    1024, MSS option only; an open port's SYN-ACK is answered by the
+    scanner's kernel with RST) or connect() (a fresh ephemeral port and full
+    Linux options per probe; open: SYN, SYN-ACK, ACK, RST). Closed ports
+    answer RST/ACK, `silent` ones nothing. Returns the probes."""
+    probes = []
+    t = t0
+    for port in ports:
+        if connect or sport is None:
+            sp = rnd.randrange(32768, 61000)
+        else:
+            sp = sport
+        seq = rnd.getrandbits(32)
+        if connect:
+            opts = P.tcp_options(mss=1460, sack_perm=True, ts=(rnd.getrandbits(32), 0), wscale=7)
+            syn = P.tcp(scanner, target, sp, port, seq, 0, "S", win=64240, options=opts)
+            m.add(t, P.ipv4(scanner, target, 6, syn, ident=rnd.getrandbits(16), ttl=ttl_scanner))
+        else:
+            syn = P.tcp(scanner, target, sp, port, seq, 0, "S", win=1024,
+                        options=P.tcp_options(mss=1460))
+            m.add(t, P.ipv4(scanner, target, 6, syn, ident=rnd.getrandbits(16),
+                            ttl=ttl_scanner, df=False))
+        probes.append({"ts_ns": t, "dst": target, "dport": port})
+        rt = t + rtt_ns + rnd.randrange(rtt_ns // 10 + 1)
+        if port in open_ports:
+            isn = rnd.getrandbits(32)
+            sa = P.tcp(target, scanner, port, sp, isn, seq + 1, "SA", win=65160,
+                       options=P.tcp_options(mss=1460, sack_perm=True, wscale=7))
+            m.add(rt, P.ipv4(target, scanner, 6, sa, ttl=ttl_target))
+            if connect:
+                m.add(rt + 60_000, P.ipv4(scanner, target, 6, P.tcp(
+                    scanner, target, sp, port, seq + 1, isn + 1, "A", win=502), ttl=ttl_scanner))
+                m.add(rt + 250_000, P.ipv4(scanner, target, 6, P.tcp(
+                    scanner, target, sp, port, seq + 1, isn + 1, "RA", win=0), ttl=ttl_scanner))
+            else:
+                m.add(rt + 45_000, P.ipv4(scanner, target, 6, P.tcp(
+                    scanner, target, sp, port, seq + 1, 0, "R", win=0), ttl=ttl_scanner))
+        elif port not in silent:
+            m.add(rt, rst_ack(target, scanner, port, sp, seq + 1, ttl_target))
+        t += gap_ns + rnd.randrange(-gap_ns // 10, gap_ns // 10 + 1)
+    return probes
+
+
+COMMON_PORTS = [21, 22, 23, 25, 53, 80, 81, 88, 110, 111, 135, 139, 143, 389, 443, 445,
+                465, 587, 636, 993, 995, 1433, 1521, 1723, 2049, 2222, 3000, 3306, 3389,
+                5000, 5432, 5900, 5985, 6379, 8000, 8080, 8443, 8888, 9000, 9090, 9200,
+                11211, 27017]
+
+
+def port_list(rnd, n, must=()):
+    ports = set(must) | set(COMMON_PORTS[:min(n, len(COMMON_PORTS))])
+    while len(ports) < n:
+        ports.add(rnd.choice((rnd.randrange(1, 1024), rnd.randrange(1024, 10000),
+                              rnd.randrange(10000, 65536))))
+    ports = sorted(ports)
+    rnd.shuffle(ports)
+    return ports
+
+
+def scan_truth(findings, forbidden_extra=(), probes=None, notes="", **extra):
+    want = {f["type"] for f in findings}
+    t = {"findings": findings,
+         "forbidden_types": [x for x in ALL_TYPES if x not in want] + list(forbidden_extra),
+         "notes": notes}
+    t.update(extra)
+    if probes is not None:
+        t["probes"] = probes
+    return t
+
+
+def finding(t, local, remote, n=1):
+    return {"type": t, "local": local, "remote": remote, "min_count": n}
+
+
+# ---------------------------------------------------------------------------- cases
+
+def case_syn_scan(rnd, m):
+    scanner, target = WEB, "198.51.100.20"
+    ports = port_list(rnd, 1000, must=(22, 80, 443, 8080))
+    open_ports = {22, 80, 443, 8080}
+    silent = set(rnd.sample([p for p in ports if p not in open_ports], 30))
+    probes = syn_probes(m, rnd, scanner, target, ports, T0 + 5 * MS, 1 * MS, open_ports, silent,
+                        22 * MS, 64, 51, sport=rnd.randrange(40000, 65000))
+    return scan_truth(
+        [finding(T_SCAN, WEB, target)], probes=probes,
+        notes="nmap -sS style half-open scan from instance web (10.0.1.10, VNI 4211) of 1000 "
+              "TCP ports of 198.51.100.20, one SYN every ~1 ms from one source port; open "
+              "22/80/443/8080 (SYN-ACK, scanner RST), 30 silent, the rest RST/ACK"), \
+        "1000-port half-open SYN scan of 198.51.100.20 by instance 10.0.1.10 (1 ms apart)"
+
+
+def case_connect_scan(rnd, m):
+    scanner, target = WEB, "198.51.100.20"
+    ports = port_list(rnd, 1000, must=(22, 80, 443, 3306))
+    open_ports = {22, 80, 443, 3306}
+    silent = set(rnd.sample([p for p in ports if p not in open_ports], 30))
+    probes = syn_probes(m, rnd, scanner, target, ports, T0 + 5 * MS, 1 * MS, open_ports, silent,
+                        22 * MS, 64, 51, connect=True)
+    return scan_truth(
+        [finding(T_SCAN, WEB, target)], probes=probes,
+        notes="nmap -sT style connect() scan from 10.0.1.10 of 1000 TCP ports of "
+              "198.51.100.20, ~1 ms apart, a new ephemeral source port per probe; open "
+              "22/80/443/3306 complete the handshake and are reset by the scanner (SYN, "
+              "SYN-ACK, ACK, RST/ACK), 30 silent, the rest RST/ACK"), \
+        "1000-port connect() scan of 198.51.100.20 by instance 10.0.1.10 (1 ms apart)"
+
+
+def nmap_udp_payload(rnd, port):
+    if port == 53:
+        return P.dns_message(rnd.getrandbits(16), [("version.bind", "TXT", 3)], rd=False)
+    if port == 123:
+        return b"\xe3\x00\x04\xfa\x00\x01\x00\x00\x00\x01\x00\x00" + b"\0" * 28 + P.rb(rnd, 8)
+    if port == 161:
+        return bytes.fromhex("3082002f02010004067075626c6963a0820020020441b3a1a3020100020100"
+                             "308200103082000c06082b060102010105000500")
+    if port == 137:
+        return P.rb(rnd, 2) + bytes.fromhex("0000000100000000000020434b4141414141414141414141"
+                                            "4141414141414141414141414141414141414141410000210001")
+    return b""
+
+
+def case_udp_scan(rnd, m):
+    scanner, target = WEB, "198.51.100.21"
+    ports = port_list(rnd, 300, must=(53, 123, 137, 161))
+    answered = {53, 123}                        # a UDP reply
+    silent = set(rnd.sample([p for p in ports if p not in answered], 25)) | {161}
+    sport = rnd.randrange(40000, 65000)
+    probes = []
+    t = T0 + 5 * MS
+    for port in ports:
+        pl = nmap_udp_payload(rnd, port)
+        ident = rnd.getrandbits(16)
+        seg = P.udp(scanner, target, sport, port, pl)
+        m.add(t, P.ipv4(scanner, target, 17, seg, ident=ident, ttl=64, df=False))
+        probes.append({"ts_ns": t, "dst": target, "dport": port})
+        rt = t + 24 * MS + rnd.randrange(3 * MS)
+        if port == 53:
+            q = pl
+            r = P.dns_message(struct.unpack("!H", q[:2])[0], [("version.bind", "TXT", 3)],
+                              qr=True, rd=False, rcode="REFUSED")
+            m.add(rt, P.ipv4(target, scanner, 17, P.udp(target, scanner, 53, sport, r), ttl=51))
+        elif port == 123:
+            r = b"\x24\x02\x04\xe9" + P.rb(rnd, 44)
+            m.add(rt, P.ipv4(target, scanner, 17, P.udp(target, scanner, 123, sport, r), ttl=51))
+        elif port not in silent:
+            as_received = P.ipv4(scanner, target, 17, seg, ident=ident, ttl=64 - 13, df=False)
+            m.add(rt, icmp_unreachable(target, scanner, as_received, ttl=51,
+                                       ident=rnd.getrandbits(16)))
+        t += 5 * MS + rnd.randrange(-MS // 2, MS // 2)
+    return scan_truth(
+        [finding(T_SCAN, WEB, target)], probes=probes,
+        notes="nmap -sU style UDP scan from 10.0.1.10 of 300 ports of 198.51.100.21, ~5 ms "
+              "apart from one source port, nmap's protocol payloads on 53/123/137/161 (empty "
+              "elsewhere); 53 and 123 answer over UDP, 161 and 25 others are silent, the rest "
+              "answer ICMP port unreachable (type 3 code 3) quoting the probe's IP header + 8 "
+              "bytes as the target received it (TTL 51)"), \
+        "300-port UDP scan of 198.51.100.21 by 10.0.1.10, answered mostly by ICMP port unreachable"
+
+
+def case_slow_scan(rnd, m):
+    scanner, target = WEB, "198.51.100.22"
+    ports = port_list(rnd, 150)
+    probes = syn_probes(m, rnd, scanner, target, ports, T0 + 5 * MS, 10 * S, set(), set(),
+                        30 * MS, 64, 49)
+    return scan_truth(
+        [finding(T_SCAN, WEB, target)], probes=probes, max_latency_probes=100,
+        notes="slow SYN scan (nmap -T0/-T1 like): 10.0.1.10 sends one SYN every 10 s "
+              "(+-1 s) to 150 ports of 198.51.100.22, a fresh source port each; every port "
+              "closed (RST/ACK). 25 minutes. Target: reported within 100 probes "
+              "(max_latency_probes)"), \
+        "slow SYN scan, one probe every 10 s to 150 closed ports of 198.51.100.22"
+
+
+def case_sweep(rnd, m):
+    scanner = WEB
+    taken = set()
+    targets = [rand_public(rnd, taken) for _ in range(300)]
+    idx = list(range(300))
+    rnd.shuffle(idx)
+    rst = set(idx[:40])
+    opened = set(idx[40:43])
+    probes = []
+    t = T0 + 5 * MS
+    for i, dst in enumerate(targets):
+        sp = rnd.randrange(1024, 65536)
+        seq = int(ipaddress.IPv4Address(dst))       # Mirai: ISN = target address
+        syn = P.tcp(scanner, dst, sp, 23, seq, 0, "S", win=rnd.randrange(1024, 65535))
+        m.add(t, P.ipv4(scanner, dst, 6, syn, ident=rnd.getrandbits(16), ttl=64, df=False))
+        probes.append({"ts_ns": t, "dst": dst, "dport": 23})
+        rt = t + rnd.randrange(15 * MS, 250 * MS)
+        ttl = rnd.choice((44, 47, 49, 52, 113, 238))
+        if i in rst:
+            m.add(rt, rst_ack(dst, scanner, 23, sp, seq + 1, ttl))
+        elif i in opened:
+            isn = rnd.getrandbits(32)
+            sa = P.tcp(dst, scanner, 23, sp, isn, seq + 1, "SA", win=14600,
+                       options=P.tcp_options(mss=1460))
+            m.add(rt, P.ipv4(dst, scanner, 6, sa, ttl=ttl))
+            m.add(rt + 40_000, P.ipv4(scanner, dst, 6, P.tcp(scanner, dst, sp, 23, seq + 1, 0,
+                                                             "R", win=0), ttl=64))
+        t += 5 * MS + rnd.randrange(-MS, MS)
+    return scan_truth(
+        [finding(T_SWEEP, WEB, ZERO)], probes=probes,
+        notes="Mirai-style telnet sweep: 10.0.1.10 sends one SYN to TCP 23 of each of 300 "
+              "random public addresses, ~5 ms apart (random source port, ISN = target "
+              "address, no options); 257 silent, 40 RST/ACK, 3 SYN-ACK reset by the scanner. "
+              "One finding per instance: remote 0.0.0.0"), \
+        "telnet (TCP 23) sweep of 300 public addresses by 10.0.1.10"
+
+
+def case_inbound_scan(rnd, m):
+    scanner, target = "203.0.113.66", APP
+    ports = port_list(rnd, 500, must=(22, 443))
+    probes = syn_probes(m, rnd, scanner, target, ports, T0 + 5 * MS, 2 * MS, {22, 443}, set(),
+                        35 * MS, 46, 64, sport=rnd.randrange(40000, 65000))
+    return scan_truth(
+        [finding(T_INSCAN, APP, scanner), finding(T_UNPROT, APP, ZERO)], probes=probes,
+        notes="public 203.0.113.66 SYN-scans 500 TCP ports of instance app (10.0.2.20, VNI "
+              "4212), ~2 ms apart from one source port; closed ports answer RST/ACK, 22 and "
+              "443 are open (SYN-ACK, the scanner resets). PortProbeUnprotectedPort is one "
+              "finding per instance (remote 0.0.0.0)"), \
+        "500-port inbound SYN scan of instance 10.0.2.20 by 203.0.113.66 (22 and 443 open)"
+
+
+def case_icmp_sweep(rnd, m):
+    src = WEB
+    net = ipaddress.ip_network("203.0.113.0/24")
+    targets = [str(net[i]) for i in range(1, 201)]
+    alive = set(rnd.sample(targets, 47))
+    ident = rnd.getrandbits(16)
+    probes = []
+    t = T0 + 5 * MS
+    for seq, dst in enumerate(targets):
+        pl = P.ping_payload(t, 56)
+        m.add(t, P.ipv4(src, dst, 1, P.icmp_echo(ident, seq, pl), ident=rnd.getrandbits(16),
+                        ttl=64))
+        probes.append({"ts_ns": t, "dst": dst})
+        if dst in alive:
+            rt = t + rnd.randrange(8 * MS, 60 * MS)
+            m.add(rt, P.ipv4(dst, src, 1, P.icmp_echo(ident, seq, pl, reply=True),
+                             ident=rnd.getrandbits(16), ttl=rnd.choice((49, 52, 113))))
+        t += 10 * MS + rnd.randrange(-MS, MS)
+    return scan_truth(
+        [finding(T_ICMP, WEB, ZERO)], probes=probes,
+        notes="fping -g style ping sweep: 10.0.1.10 sends one ICMP echo request (56 data "
+              "bytes, one identifier, sequence 0..199) to each of 203.0.113.1-200, ~10 ms "
+              "apart; 47 answer with echo replies. One finding per instance: remote 0.0.0.0"), \
+        "ICMP echo sweep of 203.0.113.1-200 by 10.0.1.10 (47 reply)"
+
+
+# ---- SSH
+
+KEX_OPENSSH = ("sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,"
+               "ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,"
+               "diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,"
+               "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256")
+HOSTKEY_OPENSSH = "rsa-sha2-512,rsa-sha2-256,ecdsa-sha2-nistp256,ssh-ed25519"
+CIPHERS_OPENSSH = ("chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,"
+                   "aes128-gcm@openssh.com,aes256-gcm@openssh.com")
+MACS_OPENSSH = ("umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,"
+                "hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com,umac-64@openssh.com,"
+                "umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1")
+KEX_LIBSSH2 = ("curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
+               "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,"
+               "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,"
+               "diffie-hellman-group14-sha256,diffie-hellman-group14-sha1,"
+               "diffie-hellman-group1-sha1,diffie-hellman-group-exchange-sha1")
+HOSTKEY_LIBSSH2 = ("ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-ed25519,"
+                   "rsa-sha2-512,rsa-sha2-256,ssh-rsa,ssh-dss")
+CIPHERS_LIBSSH2 = ("aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,"
+                   "aes256-ctr,aes256-cbc,rijndael-cbc@lysator.liu.se,aes192-cbc,aes128-cbc,"
+                   "blowfish-cbc,arcfour128,arcfour,cast128-cbc,3des-cbc")
+MACS_LIBSSH2 = ("hmac-sha2-256,hmac-sha2-512,hmac-sha1,hmac-sha1-96,hmac-md5,hmac-md5-96,"
+                "hmac-ripemd160,hmac-ripemd160@openssh.com")
+
+
+def ssh_packet(rnd, payload, block=8):
+    """RFC 4253 binary packet (unencrypted: before NEWKEYS)."""
+    pad = block - (len(payload) + 5) % block
+    if pad < 4:
+        pad += block
+    return struct.pack("!IB", len(payload) + pad + 1, pad) + payload + P.rb(rnd, pad)
+
+
+def ssh_kexinit(rnd, kex, hostkey, ciphers, macs, comp):
+    def nl(s):
+        return struct.pack("!I", len(s)) + s.encode()
+    body = (b"\x14" + P.rb(rnd, 16) + nl(kex) + nl(hostkey) + nl(ciphers) + nl(ciphers) +
+            nl(macs) + nl(macs) + nl(comp) + nl(comp) + nl("") + nl("") + b"\0" + b"\0\0\0\0")
+    return ssh_packet(rnd, body)
+
+
+def ssh_encrypted(rnd, n):
+    """An encrypted packet carrying an n-byte message (aes-ctr, hmac-sha2-256)."""
+    ln = ((n + 5 + 4 + 15) // 16) * 16
+    return P.rb(rnd, ln + 32)
+
+
+def ssh_kex(rnd, s, client_kexinit, server_kexinit, server_first=True, hostkey_bytes=600):
+    """Banners are sent by the caller; KEXINIT both ways, ECDH, NEWKEYS,
+    service request/accept."""
+    s.send("c2s", client_kexinit)
+    s.send("s2c", server_kexinit, think_ns=300_000)
+    s.send("c2s", ssh_packet(rnd, b"\x1e" + struct.pack("!I", 32) + P.rb(rnd, 32)),
+           think_ns=1 * MS)
+    reply = ssh_packet(rnd, b"\x1f" + P.rb(rnd, hostkey_bytes))
+    s.send("s2c", reply + ssh_packet(rnd, b"\x15"), think_ns=3 * MS + rnd.randrange(3 * MS))
+    s.send("c2s", ssh_packet(rnd, b"\x15") + ssh_encrypted(rnd, 17), think_ns=1 * MS)
+    s.send("s2c", ssh_encrypted(rnd, 17) + ssh_encrypted(rnd, 40))   # accept + ext-info
+
+
+def ssh_brute_session(rnd, m, client, server, cport, port, t, rtt, ttl_c, ttl_s,
+                      client_banner, server_banner):
+    s = P.TcpSession(rnd, client, server, cport, port, t, rtt_ns=rtt, ttl_c=ttl_c, ttl_s=ttl_s)
+    s.handshake()
+    s.send("s2c", server_banner + b"\r\n", think_ns=2 * MS + rnd.randrange(2 * MS))
+    s.send("c2s", client_banner + b"\r\n")
+    ssh_kex(rnd, s,
+            ssh_kexinit(rnd, KEX_LIBSSH2, HOSTKEY_LIBSSH2, CIPHERS_LIBSSH2, MACS_LIBSSH2, "none"),
+            ssh_kexinit(rnd, KEX_OPENSSH, HOSTKEY_OPENSSH, CIPHERS_OPENSSH, MACS_OPENSSH,
+                        "none,zlib@openssh.com"),
+            hostkey_bytes=rnd.choice((560, 580, 600)))
+    s.send("c2s", ssh_encrypted(rnd, 40))                 # userauth "none"
+    s.send("s2c", ssh_encrypted(rnd, 40))                 # failure: publickey,password
+    close_at = s.t + rnd.randrange(2000 * MS, 2600 * MS) - 400 * MS
+    while True:
+        s.send("c2s", ssh_encrypted(rnd, rnd.randrange(60, 90)))      # password attempt
+        s.send("s2c", ssh_encrypted(rnd, 40), think_ns=rnd.randrange(550 * MS, 850 * MS))
+        if s.t >= close_at:
+            break
+    s.send("s2c", ssh_encrypted(rnd, 60))                 # disconnect: too many failures
+    s.close("s2c")
+    return s
+
+
+def ssh_brute(rnd, m, client, server, port, n, ttl_c, ttl_s, inbound):
+    t = T0 + 5 * MS
+    cport = rnd.randrange(33000, 45000)
+    for i in range(n):
+        cport += rnd.randrange(1, 40)
+        s = ssh_brute_session(rnd, m, client, server, cport, port, t, rnd.randrange(30, 60) * MS,
+                              ttl_c, ttl_s, b"SSH-2.0-libssh2_1.10.0",
+                              b"SSH-2.0-OpenSSH_9.2p1 Debian-2")
+        m.add_session(s)
+        t += rnd.randrange(3500 * MS, 4300 * MS)
+    return t
+
+
+def case_ssh_brute_in(rnd, m):
+    end = ssh_brute(rnd, m, "192.0.2.44", APP, 22, 40, 47, 64, True)
+    return scan_truth(
+        [finding(T_SSH, APP, "192.0.2.44")],
+        notes="192.0.2.44 makes 40 SSH connections to instance app 10.0.2.20:22 in about "
+              "%d s (one every 3.5-4.3 s): handshake, server banner 'SSH-2.0-OpenSSH_9.2p1 "
+              "Debian-2', client banner 'SSH-2.0-libssh2_1.10.0', KEXINIT both ways (real "
+              "algorithm lists, ~1 KB each), ECDH init/reply, NEWKEYS, then encrypted-looking "
+              "service request, userauth none and 3-4 password attempts each refused after "
+              "~0.7 s; the server sends a disconnect and closes (FIN) 2-3 s after the "
+              "handshake" % ((end - T0) // S)), \
+        "40 failed SSH logins from 192.0.2.44 to 10.0.2.20:22 within 3 minutes"
+
+
+def case_ssh_brute_out(rnd, m):
+    end = ssh_brute(rnd, m, WEB, "198.51.100.50", 2222, 40, 64, 50, False)
+    return scan_truth(
+        [finding(T_SSH, WEB, "198.51.100.50")],
+        notes="instance web 10.0.1.10 makes 40 SSH connections to 198.51.100.50:2222 (SSH on "
+              "a non-standard port, recognised by the banners) in about %d s; each session "
+              "as in ssh-brute-in (libssh2 client, OpenSSH 9.2 server, 3-4 failed passwords, "
+              "server FIN after 2-3 s)" % ((end - T0) // S)), \
+        "40 failed SSH logins from 10.0.1.10 to 198.51.100.50:2222 (SSH on a non-standard port)"
+
+
+# ---- RDP
+
+X224_CR = bytes.fromhex("030000130ee000000000000100080003000000")
+
+
+def x224_cr_cookie(user):
+    cookie = b"Cookie: mstshash=" + user.encode() + b"\r\n"
+    neg = bytes.fromhex("0100080003000000")
+    li = 6 + len(cookie) + len(neg)
+    body = bytes([li, 0xE0]) + b"\0\0\0\0\0" + cookie + neg
+    return struct.pack("!BBH", 3, 0, 4 + len(body)) + body
+
+
+def x224_cc(rnd):
+    # Connection Confirm with RDP_NEG_RSP selecting PROTOCOL_HYBRID (CredSSP)
+    return bytes.fromhex("030000130ed00000") + P.rb(rnd, 2) + bytes.fromhex("00021f0800020000" "00")
+
+
+def rdp_brute_session(rnd, client, server, cport, t, rtt, ttl_c, ttl_s, cr):
+    s = P.TcpSession(rnd, client, server, cport, 3389, t, rtt_ns=rtt, ttl_c=ttl_c, ttl_s=ttl_s)
+    s.handshake()
+    s.send("c2s", cr)
+    s.send("s2c", x224_cc(rnd), think_ns=1 * MS)
+    s.send("c2s", P.tls_client_hello(server, rnd, alpn=()))
+    s.send("s2c", P.tls_server_flight(rnd, cert_len=rnd.randrange(900, 1100)), think_ns=2 * MS)
+    s.send("c2s", b"\x14\x03\x03\x00\x01\x01" + P.tls_app_data(rnd, 53))
+    s.send("s2c", P.tls_app_data(rnd, 53), think_ns=1 * MS)
+    s.send("c2s", P.tls_app_data(rnd, rnd.randrange(80, 110)))       # CredSSP NTLM NEGOTIATE
+    s.send("s2c", P.tls_app_data(rnd, rnd.randrange(280, 330)), think_ns=3 * MS)   # CHALLENGE
+    s.send("c2s", P.tls_app_data(rnd, rnd.randrange(700, 900)), think_ns=20 * MS)  # AUTHENTICATE
+    s.send("s2c", P.tls_app_data(rnd, 42), think_ns=rnd.randrange(300 * MS, 900 * MS))  # error
+    s.close("s2c")
+    return s
+
+
+def rdp_brute(rnd, m, client, server, n, ttl_c, ttl_s, cookie_users=None):
+    t = T0 + 5 * MS
+    cport = rnd.randrange(45000, 55000)
+    for i in range(n):
+        cport += rnd.randrange(1, 30)
+        cr = X224_CR if not cookie_users else x224_cr_cookie(cookie_users[i % len(cookie_users)])
+        m.add_session(rdp_brute_session(rnd, client, server, cport, t, rnd.randrange(25, 55) * MS,
+                                        ttl_c, ttl_s, cr))
+        t += rnd.randrange(1800 * MS, 3200 * MS)
+    return t
+
+
+def case_rdp_brute_in(rnd, m):
+    end = rdp_brute(rnd, m, "192.0.2.45", APP, 40, 111, 128)
+    return scan_truth(
+        [finding(T_RDP, APP, "192.0.2.45")],
+        notes="192.0.2.45 makes 40 short RDP sessions to instance app 10.0.2.20:3389 in about "
+              "%d s: handshake, TPKT/X.224 Connection Request (03 00 00 13 0e e0 ... "
+              "RDP_NEG_REQ TLS|CredSSP), Connection Confirm selecting CredSSP, TLS "
+              "ClientHello and server flight, CredSSP/NTLM exchange as TLS application data "
+              "(~1.5 KB each way in all), the server closes (FIN) after ~1-2 s" % ((end - T0) // S)), \
+        "40 failed RDP (CredSSP) logins from 192.0.2.45 to 10.0.2.20:3389"
+
+
+def case_rdp_brute_out(rnd, m):
+    end = rdp_brute(rnd, m, WEB, "198.51.100.60", 40, 64, 113,
+                    cookie_users=["administrator", "admin", "user", "test"])
+    return scan_truth(
+        [finding(T_RDP, WEB, "198.51.100.60")],
+        notes="instance web 10.0.1.10 makes 40 short RDP sessions to 198.51.100.60:3389 in "
+              "about %d s, as in rdp-brute-in but with the 'Cookie: mstshash=USER' Connection "
+              "Request that mstsc/FreeRDP send (users administrator, admin, user, test)"
+              % ((end - T0) // S)), \
+        "40 failed RDP logins from 10.0.1.10 to 198.51.100.60:3389"
+
+
+# ---- benign
+
+SNIS = ["shop.example.com", "www.shop.example.com", "api.shop.example.com",
+        "static.shop.example.com"]
+
+
+def push(s, d, data, think_ns=0, ack=True):
+    """Like TcpSession.send but with delayed ACKs as a busy server sees them:
+    the receiver ACKs every second full segment, and the last one only when
+    ack is True (else the receiver's next segment carries the ACK)."""
+    s.advance(think_ns)
+    chunks = [data[i:i + s.mss] for i in range(0, len(data), s.mss)]
+    o = s._other(d)
+    for i, ch in enumerate(chunks):
+        last = i == len(chunks) - 1
+        s._emit(d, "PA" if last else "A", payload=ch)
+        s.seq[d] += len(ch)
+        s.bytes[d] += len(ch)
+        s.advance(12_000 + s.rnd.randrange(30_000))
+        if (i % 2 == 1 and not last) or (last and ack):
+            s._emit(o, "A", ts=s.t + s.rtt // 2)
+    s.advance(s.rtt // 2 + s.jitter())
+
+
+def https_session(rnd, client, t):
+    s = P.TcpSession(rnd, client, APP, rnd.randrange(32768, 61000), 443, t,
+                     rtt_ns=rnd.randrange(8, 180) * MS, ttl_c=rnd.choice((45, 49, 52, 113, 116)),
+                     ttl_s=64)
+    s.handshake()
+    push(s, "c2s", P.tls_client_hello(rnd.choice(SNIS), rnd), ack=False)
+    push(s, "s2c", P.tls_server_flight(rnd, cert_len=rnd.randrange(1800, 2600)), think_ns=1 * MS,
+         ack=False)
+    push(s, "c2s", b"\x14\x03\x03\x00\x01\x01" + P.tls_app_data(rnd, 53) +
+         P.tls_app_data(rnd, rnd.randrange(400, 1300)), ack=False)
+    r = rnd.random()
+    push(s, "s2c", P.tls_app_data(rnd, rnd.randrange(1200, 4500)),
+         think_ns=rnd.randrange(2, 40) * MS)
+    if r < 0.04:
+        s.reset("c2s")                  # the client goes away
+    else:
+        s.advance(rnd.randrange(5, 500) * MS)
+        s.close("c2s")
+    return s
+
+
+def admin_ssh_session(rnd, client, t, bulk):
+    s = P.TcpSession(rnd, client, APP, rnd.randrange(40000, 61000), 22, t,
+                     rtt_ns=rnd.randrange(15, 90) * MS, ttl_c=rnd.choice((47, 52)), ttl_s=64)
+    s.handshake()
+    s.send("s2c", b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", think_ns=2 * MS)
+    s.send("c2s", b"SSH-2.0-OpenSSH_9.6\r\n")
+    ssh_kex(rnd, s,
+            ssh_kexinit(rnd, KEX_OPENSSH + ",ext-info-c", HOSTKEY_OPENSSH, CIPHERS_OPENSSH,
+                        MACS_OPENSSH, "none,zlib@openssh.com"),
+            ssh_kexinit(rnd, KEX_OPENSSH, HOSTKEY_OPENSSH, CIPHERS_OPENSSH, MACS_OPENSSH,
+                        "none,zlib@openssh.com"))
+    s.send("c2s", ssh_encrypted(rnd, 60))
+    s.send("s2c", ssh_encrypted(rnd, 40))
+    s.send("c2s", ssh_encrypted(rnd, 420))                # publickey with signature
+    s.send("s2c", ssh_encrypted(rnd, 10), think_ns=4 * MS)   # success
+    s.send("c2s", ssh_encrypted(rnd, 120))                # channel open, pty, shell
+    s.send("s2c", ssh_encrypted(rnd, rnd.randrange(600, 1400)), think_ns=30 * MS)  # motd, prompt
+    for _ in range(rnd.randrange(5, 9)):                  # commands
+        for _k in range(rnd.randrange(3, 8)):             # keystrokes, echoed
+            push(s, "c2s", ssh_encrypted(rnd, 20), think_ns=rnd.randrange(80, 400) * MS,
+                 ack=False)
+            push(s, "s2c", ssh_encrypted(rnd, 20))        # the echo ACKs the keystroke
+        push(s, "s2c", ssh_encrypted(rnd, rnd.randrange(200, 12000)), think_ns=20 * MS)
+        s.advance(rnd.randrange(5, 40) * S)
+    if bulk:                                              # scp of a file
+        push(s, "s2c", ssh_encrypted(rnd, bulk), think_ns=100 * MS)
+    s.send("c2s", ssh_encrypted(rnd, 40), think_ns=2 * S)  # exit
+    s.close("c2s")
+    return s
+
+
+def case_busy_server(rnd, m, clients=3000, duration_s=600):
+    taken = set()
+    ips = [rand_public(rnd, taken) for _ in range(clients)]
+    for ip in ips:
+        m.add_session(https_session(rnd, ip, T0 + rnd.randrange(duration_s * S)), trunc=24)
+    admins = [rand_public(rnd, taken) for _ in range(5)]
+    for i in range(20):
+        bulk = rnd.randrange(150_000, 400_000) if i % 5 == 0 else 0
+        m.add_session(admin_ssh_session(rnd, admins[i % 5], T0 + rnd.randrange(400 * S), bulk),
+                      trunc=24)
+    return scan_truth(
+        [],
+        notes="benign: instance app 10.0.2.20 serves HTTPS (443) to %d distinct public "
+              "clients over %d s (handshake, ClientHello with SNI, server flight, a few KB of "
+              "TLS data each way, client FIN; ~4%% end with a client RST instead), and 20 "
+              "long SSH admin sessions (public-key login, interactive typing, command output, "
+              "4 scp downloads of 150-400 KB) from 5 admin addresses. Bulk data segments "
+              "after the first of each direction are stored as 24-byte captured prefixes "
+              "(pcap caplen < wirelen, IP lengths intact) to keep the file small"
+              % (clients, duration_s)), \
+        "benign busy HTTPS server (%d clients) with SSH admin sessions" % clients
+
+
+def http_poll(rnd, m, client, server, cport, t, down):
+    """Health check: handshake, GET, 200 OK (Connection: close), server FIN,
+    client FIN. A down host: SYN and its retransmissions (1 s, 3 s), then the
+    checker gives up."""
+    seq, isn = rnd.getrandbits(32), rnd.getrandbits(32)
+    rtt = rnd.randrange(150_000, 600_000)
+    opts = P.tcp_options(mss=8961, sack_perm=True, ts=(rnd.getrandbits(32), 0), wscale=7)
+    syn = P.ipv4(client, server, 6, P.tcp(client, server, cport, 9100, seq, 0, "S", win=62727,
+                                          options=opts), ident=rnd.getrandbits(16))
+    if down:
+        for dt in (0, 1 * S, 3 * S):
+            m.add(t + dt, syn)
+        return
+    c_id, s_id = rnd.getrandbits(16), 0
+    m.add(t, syn)
+
+    def c(flags, payload=b"", dt=0, ack=True):
+        nonlocal c_id
+        c_id += 1
+        m.add(t + dt, P.ipv4(client, server, 6, P.tcp(client, server, cport, 9100, seq, isn if ack else 0,
+                                                      flags, win=491, payload=payload),
+                             ident=c_id))
+
+    def sv(flags, payload=b"", dt=0):
+        nonlocal s_id
+        s_id += 1
+        m.add(t + dt, P.ipv4(server, client, 6, P.tcp(server, client, 9100, cport, isn, seq, flags,
+                                                      win=489, payload=payload), ident=s_id))
+
+    sa = P.tcp(server, client, 9100, cport, isn, seq + 1, "SA", win=62643,
+               options=P.tcp_options(mss=8961, sack_perm=True, wscale=7))
+    m.add(t + rtt, P.ipv4(server, client, 6, sa))
+    seq, isn = seq + 1, isn + 1
+    t += rtt
+    c("A", dt=40_000)
+    req = ("GET /healthz HTTP/1.1\r\nHost: %s:9100\r\nUser-Agent: hc-agent/1.4\r\n"
+           "Connection: close\r\n\r\n" % server).encode()
+    c("PA", req, dt=60_000)
+    seq += len(req)
+    resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: 3\r\nConnection: close\r\n\r\nok\n")
+    t += 60_000 + rtt + rnd.randrange(300_000)
+    sv("PA", resp)
+    isn += len(resp)
+    sv("FA", dt=30_000)
+    isn += 1
+    t += rtt + 30_000
+    c("FA", dt=20_000)
+    seq += 1
+    sv("A", dt=20_000 + rtt)
+
+
+def case_health_checker(rnd, m, hosts=250, rounds=10):
+    taken = {WEB, APP, MON}
+    targets = []
+    while len(targets) < hosts:
+        ip = "10.0.%d.%d" % (rnd.randrange(0, 8), rnd.randrange(4, 251))
+        if ip not in taken:
+            taken.add(ip)
+            targets.append(ip)
+    down = set(rnd.sample(targets, 2))
+    cport = 40000
+    for r in range(rounds):
+        t = T0 + 5 * MS + r * 30 * S + rnd.randrange(20 * MS)
+        for i, ip in enumerate(targets):
+            cport = 40000 + (cport - 40000 + rnd.randrange(1, 7)) % 20000
+            http_poll(rnd, m, MON, ip, cport, t + i * 8 * MS + rnd.randrange(2 * MS), ip in down)
+    return scan_truth(
+        [], forbidden_extra=[],
+        notes="benign: monitoring instance 10.0.3.30 (VNI 4213) polls %d internal hosts "
+              "(10.0.0-7.x) on TCP 9100 every 30 s for %d rounds (one round: one connection per "
+              "host, 8 ms apart): handshake, 'GET /healthz', '200 OK' with Connection: close, "
+              "server FIN, client FIN. 2 hosts (%s) are down: SYN and its retransmissions at "
+              "1 s and 3 s, no answer" % (hosts, rounds, ", ".join(sorted(down)))), \
+        "benign health checker polling %d internal hosts on TCP 9100 every 30 s" % hosts
+
+
+CASES = {
+    # name: (builder, instances, flows overrides)
+    "syn-scan": (case_syn_scan, [WEB], None),
+    "connect-scan": (case_connect_scan, [WEB], None),
+    "udp-scan": (case_udp_scan, [WEB], None),
+    "slow-scan": (case_slow_scan, [WEB], None),
+    "sweep": (case_sweep, [WEB], None),
+    "inbound-scan": (case_inbound_scan, [APP], None),
+    "icmp-sweep": (case_icmp_sweep, [WEB], None),
+    "ssh-brute-in": (case_ssh_brute_in, [APP], None),
+    "ssh-brute-out": (case_ssh_brute_out, [WEB], None),
+    "rdp-brute-in": (case_rdp_brute_in, [APP], None),
+    "rdp-brute-out": (case_rdp_brute_out, [WEB], None),
+    "busy-server": (case_busy_server, [APP], None),
+    "health-checker": (case_health_checker, [MON], None),
+}
+
+
+def dump_truth(path, truth):
+    probes = truth.pop("probes", None)
+    s = json.dumps(truth, indent=1)
+    if probes is not None:
+        body = ",\n".join("  " + json.dumps(p, separators=(", ", ": ")) for p in probes)
+        s = s[:-2] + ',\n "probes": [\n' + body + "\n ]\n}"
+        truth["probes"] = probes
+    with open(path, "w") as f:
+        f.write(s + "\n")
+
+
+def gen_case(name, out, seed, size_args=None):
+    """size_args: {"clients": N} (busy-server) or {"rounds": N} (health-checker)
+    to make those two captures smaller or larger than the defaults."""
+    build, instances, flows = CASES[name]
+    rnd = random.Random("%s:%d" % (name, seed))
+    m = Mirror(instances)
+    kw = {k: v for k, v in (size_args or {}).items()
+          if v is not None and k in build.__code__.co_varnames}
+    truth, summary = build(rnd, m, **kw)
+    extra = "".join(" --%s %d" % kv for kv in sorted(kw.items()))
+    os.makedirs(out, exist_ok=True)
+    n = m.write(os.path.join(out, "input.pcap"))
+    first, last = m.pkts[0][0], m.pkts[-1][0]
+    truth["packets"] = n
+    truth["seed"] = seed
+    dump_truth(os.path.join(out, "truth.json"), truth)
+    y = ["# generated by scripts/gen-scenario.py %s --seed %d" % (name, seed),
+         'account_id: "123456789012"', "region: us-east-1", "home_net: [10.0.0.0/16]",
+         "mirror_sessions:"]
+    for ip in instances:
+        vni, eni, iid, subnet, nm = INSTANCES[ip]
+        y.append("  - { vni: %d, eni: %s, instance_id: %s, vpc_id: vpc-0demo0000000001, "
+                 "subnet_id: %s, name: %s }" % (vni, eni, iid, subnet, nm))
+    if flows:
+        y.append("flows:")
+        y += ["  %s: %s" % kv for kv in sorted(flows.items())]
+    y += ["findings:", "  publishing_frequency: 60", ""]
+    with open(os.path.join(out, "sensor.yaml"), "w") as f:
+        f.write("\n".join(y))
+    want = "; ".join("`%s` local %s remote %s (count >= %d)" % (x["type"], x["local"], x["remote"],
+                                                              x["min_count"])
+                     for x in truth["findings"]) or "no finding"
+    dur = (last - first) / S
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write("# %s\n\n%s. %s. `input.pcap`: %d packets, %d bytes, %.1f s of traffic from "
+                "2024-05-01 12:00:00 UTC, classic pcap (nanosecond timestamps), each packet "
+                "VXLAN-wrapped (UDP 4789) as AWS Traffic Mirroring delivers it, with the VNI "
+                "of the instance's mirror session (see `sensor.yaml`: home_net 10.0.0.0/16, "
+                "findings published every 60 s). Expected: %s; forbidden types: %s. "
+                "`truth.json` holds the expected findings, the forbidden types%s and notes. "
+                "Made with python3 (stdlib only) from the repository root by "
+                "`scripts/gen-scenario.py %s --out pcaps/%s --seed %d%s` (also by "
+                "`scripts/gen-scenario.py all --out-root pcaps --seed %d%s`); the same seed gives "
+                "byte-identical files. Checked by `tests/run_scenarios.sh`.\n"
+                % (name, summary, truth["notes"][0].upper() + truth["notes"][1:], n, m.size, dur,
+                   want, ", ".join(truth["forbidden_types"]) or "none",
+                   ", the send time of every probe (`probes`, for the detection latency)"
+                   if "probes" in truth else "", name, name, seed, extra, seed, extra))
+    print("%s: %d packets, %d bytes, %.1f s, %d findings expected -> %s"
+          % (name, n, m.size, dur, len(truth["findings"]), out))
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["threat-lists"])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--hits", type=int, default=40)
+    names = ["threat-lists"] + list(CASES) + ["all"]
+    ap = argparse.ArgumentParser(
+        description="scenario captures for the detection tests (see the module docstring)")
+    ap.add_argument("scenario", choices=names)
+    ap.add_argument("--out", help="output directory (one scenario)")
+    ap.add_argument("--out-root", help="all: parent directory, one sub-directory per scenario")
+    ap.add_argument("--hits", type=int, default=40, help="threat-lists: listed addresses")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--clients", type=int, help="busy-server: HTTPS clients (default 3000)")
+    ap.add_argument("--rounds", type=int, help="health-checker: polling rounds (default 10)")
     a = ap.parse_args()
-    threat_lists(a)
+    size_args = {"clients": a.clients, "rounds": a.rounds}
+    if a.scenario == "all":
+        if not a.out_root:
+            ap.error("all needs --out-root")
+        a.out = os.path.join(a.out_root, "threat-lists")
+        threat_lists(a)
+        for name in CASES:
+            gen_case(name, os.path.join(a.out_root, name), a.seed, size_args)
+        return
+    if not a.out:
+        ap.error("%s needs --out" % a.scenario)
+    if a.scenario == "threat-lists":
+        threat_lists(a)
+    else:
+        gen_case(a.scenario, a.out, a.seed, size_args)
 
 
 if __name__ == "__main__":

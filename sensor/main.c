@@ -197,13 +197,44 @@ load_lists(const struct cfg *c, int *failed)
  * and output threads have each gone round their loop (they load the pointer
  * per record, so after that nobody holds the old one). The new rules go to
  * the output thread, which owns the aggregator, through out.pending_cfg. */
-static struct cfg *g_rules_cfg;            /* the cfg the aggregator reads rules from */
+/* Configurations handed to the output thread by reloads. One may be read by
+ * the aggregator (out.applied_cfg), one may wait to be taken
+ * (out.pending_cfg); any other can be freed. The output thread may be slow
+ * to take one (blocked writing), so nothing is freed on a timer. */
+struct held_cfg { struct cfg *c; struct held_cfg *next; };
+static struct held_cfg *g_held;
+
+static void
+free_cfg(struct cfg *c)
+{
+    cfg_free(c);
+    free(c);
+}
+
+/* Free every held configuration the output thread cannot be using. With
+ * all = 1 (the output thread has exited), free them all. */
+static void
+release_held(struct pipeline *p, int all)
+{
+    struct cfg *applied = atomic_load(&p->out.applied_cfg);
+    struct cfg *pending = atomic_load(&p->out.pending_cfg);
+    for (struct held_cfg **hp = &g_held; *hp;) {
+        struct held_cfg *h = *hp;
+        if (all || (h->c != applied && h->c != pending)) {
+            *hp = h->next;
+            free_cfg(h->c);
+            free(h);
+        } else {
+            hp = &h->next;
+        }
+    }
+}
 
 static void
 wait_quiescent(struct pipeline *p)
 {
     uint64_t d0 = atomic_load(&p->det_epoch), o0 = atomic_load(&p->out_epoch);
-    for (int i = 0; i < 2000; i++) {            /* at most ~2 s */
+    for (;;) {
         if (atomic_load(&p->det_epoch) != d0 && atomic_load(&p->out_epoch) != o0)
             return;
         if (atomic_load(&p->det_done))
@@ -217,38 +248,48 @@ static void
 reload(struct pipeline *p, const struct opts *o)
 {
     struct cfg *nc = calloc(1, sizeof(*nc));
+    struct held_cfg *h = calloc(1, sizeof(*h));
     char err[8192];
-    if (!nc)
+    if (!nc || !h) {
+        free(nc);
+        free(h);
+        fprintf(stderr, "mirrorguard: reload refused: out of memory\n");
         return;
+    }
     if (cfg_load(nc, o->config, o->sets, o->n_sets, err, sizeof(err)) != 0) {
         fprintf(stderr, "mirrorguard: reload refused, previous lists and rules stay in force:\n%s%s",
                 err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
         free(nc);
+        free(h);
         return;
     }
     int failed;
     struct lists *nl = load_lists(nc, &failed);
     if (failed) {
         fprintf(stderr, "mirrorguard: reload refused, previous lists and rules stay in force\n");
-        cfg_free(nc);
-        free(nc);
+        free_cfg(nc);
+        free(h);
         return;
     }
+    /* Lists: swap, then free the old set once both reader threads have
+     * gone round their loops (they load the pointer per record). */
     const struct lists *old = atomic_exchange(&p->lists, nl);
+    wait_quiescent(p);
+    lists_free((struct lists *)old);
+    /* Rules: hand the new cfg over; a previous one never taken is replaced
+     * (the aggregator never saw it) and freed by release_held(). */
+    h->c = nc;
+    h->next = g_held;
+    g_held = h;
     atomic_store(&p->out.pending_cfg, nc);
-    for (int i = 0; i < 2000 && atomic_load(&p->out.pending_cfg); i++) {
+    for (int i = 0; i < 500 && atomic_load(&p->out.pending_cfg) == nc; i++) {
         struct timespec ts = { 0, 1000000 };
         nanosleep(&ts, NULL);
     }
-    wait_quiescent(p);
-    lists_free((struct lists *)old);
-    if (g_rules_cfg) {              /* the aggregator moved on to nc */
-        cfg_free(g_rules_cfg);
-        free(g_rules_cfg);
-    }
-    g_rules_cfg = nc;
-    fprintf(stderr, "mirrorguard: reloaded lists and suppression rules from %s (%u threat lists, %u rules)\n",
-            o->config, nc->lists.n_threat, nc->n_suppression_rules);
+    release_held(p, 0);
+    fprintf(stderr, "mirrorguard: reloaded lists and suppression rules from %s (%u threat lists, %u rules)%s\n",
+            o->config, nc->lists.n_threat, nc->n_suppression_rules,
+            atomic_load(&p->out.pending_cfg) == nc ? "; rules apply when the output thread takes them" : "");
 }
 
 /* Start the pipeline, wait for the workers to finish (or a signal), print the
@@ -479,11 +520,7 @@ cmd_run(int argc, char **argv)
     g_n_live = 0;
     worker_fini(&w);
     lists_free((struct lists *)atomic_load(&p.lists));
-    if (g_rules_cfg) {
-        cfg_free(g_rules_cfg);
-        free(g_rules_cfg);
-        g_rules_cfg = NULL;
-    }
+    release_held(&p, 1);
     cfg_free(&c);
     return rc;
 }

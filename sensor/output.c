@@ -149,10 +149,10 @@ output_tick(struct output *o, uint64_t packet_ns)
 void
 output_poll(struct output *o)
 {
-    struct cfg *nc = atomic_load_explicit(&o->pending_cfg, memory_order_acquire);
+    struct cfg *nc = atomic_exchange_explicit(&o->pending_cfg, NULL, memory_order_acq_rel);
     if (nc) {                       /* SIGHUP: rules change between two records */
         findings_reload_rules(o->findings_agg, nc);
-        atomic_store_explicit(&o->pending_cfg, NULL, memory_order_release);
+        atomic_store_explicit(&o->applied_cfg, nc, memory_order_release);
     }
     if (o->redis)
         redis_out_poll(o->redis, mono_ms());
@@ -164,6 +164,7 @@ output_open(struct output *o, const struct cfg *c, char *err, size_t errlen)
     _Atomic(const struct lists *) *lists = o->lists;
     memset(o, 0, sizeof(*o));
     atomic_init(&o->pending_cfg, NULL);
+    atomic_init(&o->applied_cfg, NULL);
     o->lists = lists;
     o->cfg = c;
     o->flow_version = 2;

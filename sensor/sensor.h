@@ -104,6 +104,7 @@ struct output {
     uint64_t flow_lines, dns_lines, finding_lines;
     uint64_t write_errors;
     _Atomic(struct cfg *) pending_cfg;  /* SIGHUP: new rules for the aggregator */
+    _Atomic(struct cfg *) applied_cfg;  /* the last one it took (it reads rules from it) */
     struct findings_stats fstats;   /* taken at close */
     struct redis_out_stats rstats;
     int have_rstats;

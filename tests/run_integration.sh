@@ -135,6 +135,9 @@ fi
 if [ -x tests/live_veth.sh ]; then
     check "live capture on a veth pair (libpcap)" tests/live_veth.sh "$MG" "$OUT"
 fi
+if [ -x tests/live_reload.sh ]; then
+    check "SIGHUP reloads lists and rules under live traffic, refuses bad files" tests/live_reload.sh "$MG" "$OUT"
+fi
 
 echo "integration: $pass passed, $fail failed"
 [ "$fail" = 0 ]

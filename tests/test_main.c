@@ -14,6 +14,8 @@ int test_cfg_register(void);
 int test_redis_register(void);
 int test_lists_register(void);
 int test_findings_register(void);
+int test_det_scan_register(void);
+int test_det_brute_register(void);
 
 static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "ring", test_ring_register },
@@ -25,6 +27,8 @@ static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "redis", test_redis_register },
     { "lists", test_lists_register },
     { "findings", test_findings_register },
+    { "det_scan", test_det_scan_register },
+    { "det_brute", test_det_brute_register },
 };
 
 int main(int argc, char **argv)
