@@ -202,7 +202,7 @@ struct cfg {
             uint32_t min_payload_bytes;     /* each way, estimated, default 200 */
             uint32_t max_bytes_to_server;   /* default 16384 */
             uint32_t max_bytes_to_client;   /* default 32768 */
-            uint32_t spray_min_targets;     /* 0 = off, 2..16, default 10 */
+            uint32_t spray_min_targets;     /* 0 = off, 1..16, default 10 */
             uint32_t spray_min_attempts;    /* default 20 */
             uint16_t ssh_ports[CFG_MAX_PORTS]; unsigned n_ssh_ports;     /* [22] */
             uint16_t rdp_ports[CFG_MAX_PORTS]; unsigned n_rdp_ports;     /* [3389] */

@@ -73,10 +73,13 @@
  * without NLA send the bitmap logon screen before authentication: their
  * failed attempts can exceed max_bytes_to_client.
  *
- * STATE. Two fixed-capacity tables (max_pairs, max_sources entries), chained
- * hashing, least recently used entry evicted when full (counted). Only
- * attempts create entries: other traffic costs one classification. Packet
- * time only: the window moves with the records' timestamps. */
+ * STATE. Two fixed-capacity tables (max_pairs entries of ~370 bytes,
+ * max_sources entries of ~780 bytes, allocated zeroed at start so pages are
+ * touched only as they fill), chained hashing, the least recently used entry
+ * evicted when full (counted: det_brute_counter()). Only attempts create
+ * entries: other traffic costs one classification. Packet time only: the
+ * window moves with the records' timestamps; no tick is needed, an episode
+ * ends lazily when the next attempt comes after a quiet window. */
 #include "det.h"
 #include "cfg.h"
 

@@ -37,7 +37,9 @@
  * failures in a row (4^4 = 256 >= 99) decide. Success = CONN_SUCCESS (SYN-ACK, any
  * UDP/ICMP reply); failure = CONN_REJECTED (RST to the SYN, ICMP unreachable) or a
  * flow record with outcome 0 and no responder packet (TCP only when the initiator
- * sent nothing but SYNs, so a one-way mirror or a mid-stream pickup is no failure).
+ * sent nothing but SYNs, so a one-way mirror or a mid-stream pickup is no failure),
+ * and a first TCP record whose initiator sent neither SYN, ACK nor RST (FIN, NULL,
+ * Xmas stealth probes), answered or not.
  * Plus distinct-target counts in a window (detect.scan.window) for slow scans; a
  * "probe" there is a failure or an answered attempt without payload.
  *
@@ -734,6 +736,13 @@ scan_flow(void *state, const struct flow_rec *f)
         .ts = d0->last_ns > f->dir[1].last_ns ? d0->last_ns : f->dir[1].last_ns,
         .vni = d0->vni ? d0->vni : f->vni,
     };
+    if (f->outcome == CONN_NONE && f->proto == 6 &&
+        !(d0->tcp_flags & (VPC_TCP_SYN | VPC_TCP_ACK | VPC_TCP_RST))) {
+        e.kind = EV_FAIL;           /* FIN / NULL / Xmas probe: never a real opener */
+        s->silent++;
+        event(s, &e);
+        return;
+    }
     if (f->outcome == CONN_NONE) {
         if (f->dir[1].pkts)
             return;                 /* answered without an attempt seen */

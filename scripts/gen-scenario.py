@@ -397,8 +397,9 @@ def nmap_udp_payload(rnd, port):
         return bytes.fromhex("3082002f02010004067075626c6963a0820020020441b3a1a3020100020100"
                              "308200103082000c06082b060102010105000500")
     if port == 137:
-        return P.rb(rnd, 2) + bytes.fromhex("0000000100000000000020434b4141414141414141414141"
-                                            "4141414141414141414141414141414141414141410000210001")
+        # NetBIOS name service NBSTAT query for "*" (nmap's payload)
+        return (P.rb(rnd, 2) + struct.pack("!HHHHH", 0, 1, 0, 0, 0) + b"\x20CK" + b"A" * 30 +
+                b"\x00" + struct.pack("!HH", 0x21, 1))
     return b""
 
 
@@ -579,14 +580,20 @@ def ssh_encrypted(rnd, n):
     return P.rb(rnd, ln + 32)
 
 
-def ssh_kex(rnd, s, client_kexinit, server_kexinit, server_first=True, hostkey_bytes=600):
+def ssh_kex(rnd, s, client_kexinit, server_kexinit):
     """Banners are sent by the caller; KEXINIT both ways, ECDH, NEWKEYS,
     service request/accept."""
     s.send("c2s", client_kexinit)
     s.send("s2c", server_kexinit, think_ns=300_000)
     s.send("c2s", ssh_packet(rnd, b"\x1e" + struct.pack("!I", 32) + P.rb(rnd, 32)),
            think_ns=1 * MS)
-    reply = ssh_packet(rnd, b"\x1f" + P.rb(rnd, hostkey_bytes))
+    def sstr(b):
+        return struct.pack("!I", len(b)) + b
+    # KEX_ECDH_REPLY: RSA host key (2048-bit), server's curve25519 key, signature
+    n = b"\x00\xc1" + P.rb(rnd, 255)
+    host_key = sstr(b"ssh-rsa") + sstr(b"\x01\x00\x01") + sstr(n)
+    sig = sstr(b"rsa-sha2-512") + sstr(P.rb(rnd, len(n) - 1))
+    reply = ssh_packet(rnd, b"\x1f" + sstr(host_key) + sstr(P.rb(rnd, 32)) + sstr(sig))
     s.send("s2c", reply + ssh_packet(rnd, b"\x15"), think_ns=3 * MS + rnd.randrange(3 * MS))
     s.send("c2s", ssh_packet(rnd, b"\x15") + ssh_encrypted(rnd, 17), think_ns=1 * MS)
     s.send("s2c", ssh_encrypted(rnd, 17) + ssh_encrypted(rnd, 40))   # accept + ext-info
@@ -601,8 +608,7 @@ def ssh_brute_session(rnd, m, client, server, cport, port, t, rtt, ttl_c, ttl_s,
     ssh_kex(rnd, s,
             ssh_kexinit(rnd, KEX_LIBSSH2, HOSTKEY_LIBSSH2, CIPHERS_LIBSSH2, MACS_LIBSSH2, "none"),
             ssh_kexinit(rnd, KEX_OPENSSH, HOSTKEY_OPENSSH, CIPHERS_OPENSSH, MACS_OPENSSH,
-                        "none,zlib@openssh.com"),
-            hostkey_bytes=rnd.choice((560, 580, 600)))
+                        "none,zlib@openssh.com"))
     s.send("c2s", ssh_encrypted(rnd, 40))                 # userauth "none"
     s.send("s2c", ssh_encrypted(rnd, 40))                 # failure: publickey,password
     close_at = s.t + rnd.randrange(2000 * MS, 2600 * MS) - 400 * MS

@@ -572,6 +572,51 @@ static const char *d_list(const struct fnd *d) { return d->det ? d->det + d->o_l
 static const char *d_entry(const struct fnd *d) { return d->det ? d->det + d->o_entry : ""; }
 static const char *d_info(const struct fnd *d) { return d->det ? d->det + d->o_info : ""; }
 
+/* Titles of the reconnaissance and brute-force types, in GuardDuty's
+ * wording where GuardDuty has the type. Returns 1 when d's type has one. */
+static int typed_sentences(const struct fnd *d, const char *who, const char *whol,
+                           const char *rip, char *title, size_t tl, char *desc, size_t dl)
+{
+    static const struct { const char *type, *svc; } brute[] = {
+        { "UnauthorizedAccess:EC2/SSHBruteForce", "SSH" },
+        { "UnauthorizedAccess:EC2/RDPBruteForce", "RDP" },
+        { "Impact:EC2/WinRMBruteForce", "WinRM" },
+    };
+    for (size_t i = 0; i < sizeof(brute) / sizeof(brute[0]); i++) {
+        if (strcmp(d->type, brute[i].type))
+            continue;
+        if (d->direction == FC_INBOUND) {
+            snprintf(title, tl, "%s brute force attacks against %s.", brute[i].svc, whol);
+            snprintf(desc, dl, "%s is the target of %s brute force attacks from %s "
+                     "(many short failed-looking sessions to port %u).", who, brute[i].svc,
+                     rip, d->local_port);
+        } else {
+            snprintf(title, tl, "%s is performing %s brute force attacks.", who, brute[i].svc);
+            snprintf(desc, dl, "%s is performing %s brute force attacks against %s "
+                     "on port %u.", who, brute[i].svc, rip, d->remote_port);
+        }
+        return 1;
+    }
+    if (!strcmp(d->type, "Recon:EC2/Portscan")) {
+        snprintf(title, tl, "%s is performing outbound port scans against a remote host.", who);
+        snprintf(desc, dl, "%s is performing a %s port scan against %s.", who,
+                 proto_name(d->proto), rip);
+    } else if (!strcmp(d->type, "Impact:EC2/PortSweep")) {
+        snprintf(title, tl, "%s is probing a port on a large number of IP addresses.", who);
+        snprintf(desc, dl, "%s is probing port %u (%s) on a large number of public IP "
+                 "addresses.", who, d->remote_port, port_name(d->remote_port));
+    } else if (!strcmp(d->type, "Recon:EC2/InboundPortscan")) {
+        snprintf(title, tl, "%s is being port-scanned.", who);
+        snprintf(desc, dl, "%s is being port-scanned by %s.", who, rip);
+    } else if (!strcmp(d->type, "Recon:EC2/ICMPSweep")) {
+        snprintf(title, tl, "%s is sending ICMP echo requests to many hosts.", who);
+        snprintf(desc, dl, "%s is sweeping many hosts with ICMP echo requests (ping).", who);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* title and description: sentences built from the fields. */
 static void sentences(const struct fnd *d, char *title, size_t tl, char *desc, size_t dl)
 {
@@ -624,6 +669,8 @@ static void sentences(const struct fnd *d, char *title, size_t tl, char *desc, s
         break;
     }
     default:
+        if (!*list && typed_sentences(d, who, whol, rip, title, tl, desc, dl))
+            break;
         if (*list && d->direction == FC_INBOUND) {
             snprintf(title, tl, "%s is being contacted by an IP address on a threat "
                      "list.", who);

@@ -18,7 +18,7 @@
 #define MINIMAL "../config/minimal.yaml"
 #define BROKEN "cfg/broken"
 
-static char errbuf[16384];
+static char errbuf[65536];   /* 64 errors, each naming every top-level key */
 
 /* Read a whole (small) file, NUL-terminated; NULL if it cannot be read. */
 static char *slurp(const char *path, size_t *lenp)
