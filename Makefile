@@ -15,7 +15,11 @@ DPDK    ?= $(shell test -f capture/cap_dpdk.c && pkg-config --exists libdpdk 2>/
 
 SRC     := $(wildcard sensor/*.c capture/*.c decoders/*.c detect/*.c config/*.c)
 ifeq ($(DPDK),1)
-PKGS    += libdpdk
+# libdpdk's cflags (-include rte_config.h, -march=corei7, its include dirs,
+# as -isystem so its headers' warnings are not ours) apply to
+# capture/cap_dpdk.c only; every object sees -DHAVE_DPDK, the link gets libdpdk.
+DPDK_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags libdpdk 2>/dev/null))
+DPDK_LIBS   := $(shell pkg-config --libs libdpdk 2>/dev/null)
 CPPFLAGS += -DHAVE_DPDK
 else
 SRC     := $(filter-out capture/cap_dpdk.c,$(SRC))
@@ -26,7 +30,7 @@ INCS    := -Isensor -Icapture -Idecoders -Idetect -Iconfig
 OPT     ?= -O2
 CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
            -fno-strict-aliasing $(INCS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(DPDK_LIBS) -lpthread -lm
 ifdef SAN
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
@@ -46,6 +50,14 @@ $(BUILD)/mirrorguard: $(OBJ)
 
 $(BUILD)/unit-tests: $(LIBOBJ) $(TESTOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
+$(BUILD)/obj/capture/cap_dpdk.o: CFLAGS += $(DPDK_CFLAGS)
+# main.c compiles differently with and without DPDK: a stamp per setting
+# rebuilds it (and relinks) when one build dir switches between the two.
+DPDK_STAMP := $(BUILD)/obj/.dpdk$(DPDK)
+$(DPDK_STAMP):
+	@mkdir -p $(@D) && rm -f $(BUILD)/obj/.dpdk[01] && touch $@
+$(BUILD)/obj/sensor/main.o: $(DPDK_STAMP)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -9,7 +9,8 @@
  *
  * Backends: "file" (cap_file.c: our own memory-mapped, bounds-checked pcap and
  * pcapng reader, the fast path for replay), "pcap" (cap_pcap.c: libpcap, live
- * interfaces and a fallback file reader), "dpdk" (cap_dpdk.c, HAVE_DPDK). */
+ * interfaces and a fallback file reader), "dpdk" (cap_dpdk.c, HAVE_DPDK:
+ * mbufs go back to the pool at release()). */
 #ifndef MG_CAP_H
 #define MG_CAP_H
 
@@ -96,5 +97,38 @@ struct cap_source *cap_pcap_open_file(const char *path, char *err, size_t errlen
 
 /* Wake a source blocked in rx_burst (live) so the worker sees a stop flag. */
 void cap_pcap_breakloop(struct cap_source *s);
+
+#ifdef HAVE_DPDK
+/* DPDK: one Rx queue of one ethdev port (cap_dpdk.c; built only with DPDK,
+ * callers test HAVE_DPDK). EAL starts once per process: the first
+ * cap_dpdk_eal_init() (or cap_dpdk_open(), with its eal_argv) wins, later
+ * calls reuse it; after a failure or cap_dpdk_cleanup() it cannot start again.
+ * Replay of a capture file goes through the net_pcap vdev
+ * (--vdev=net_pcapN,rx_pcap=FILE); see cap_dpdk.c for how the end of the file
+ * and the packet times are had. */
+struct cap_dpdk_opts {
+    int eal_argc;           /* EAL arguments, eal_argv[0] is the program name */
+    char **eal_argv;
+    const char *port_name;  /* ethdev name (e.g. "net_pcap0"); NULL: use port */
+    int port;               /* port id when port_name is NULL */
+    int queue;              /* Rx queue this source reads */
+    int queues;             /* Rx queues configured on the port (>= queue + 1) */
+    int mbufs;              /* mbufs in the process's pool (first open sets it) */
+    unsigned burst;         /* max packets per rte_eth_rx_burst, 0: 64 */
+    int replay;             /* file-backed port: report CAP_EOF at the end */
+    const char *pcap_file;  /* the file the port replays (link type, exact ns
+                             * times and wire lengths from its record headers) */
+};
+int cap_dpdk_eal_init(int argc, char **argv, char *err, size_t errlen);
+struct cap_source *cap_dpdk_open(const struct cap_dpdk_opts *o, char *err, size_t errlen);
+struct cap_dpdk_info {
+    unsigned port;
+    int ts_exact;           /* 1: packet times are the capture's own, to the ns */
+    uint64_t linearised;    /* multi-segment frames copied into one buffer */
+};
+void cap_dpdk_info(struct cap_source *s, struct cap_dpdk_info *info);
+/* Close every port and rte_eal_cleanup(), once every source is closed. */
+void cap_dpdk_cleanup(void);
+#endif
 
 #endif /* MG_CAP_H */

@@ -277,6 +277,7 @@ static const struct key detect_scan_keys[] = {
     KU32("window", detect.scan.window, 10, 86400, "600"),
     KU32("portscan_ports", detect.scan.portscan_ports, 2, 1000, "20"),
     KU32("sweep_hosts", detect.scan.sweep_hosts, 2, 1000, "25"),
+    KU32("sweep_min_hosts", detect.scan.sweep_min_hosts, 2, 1000, "10"),
     KU32("icmp_sweep_hosts", detect.scan.icmp_sweep_hosts, 2, 1000, "25"),
     KU32("inbound_ports", detect.scan.inbound_ports, 2, 1000, "20"),
     KU32("probe_min_ports", detect.scan.probe_min_ports, 1, 64, "3"),

@@ -181,6 +181,7 @@ struct cfg {
             uint32_t window;            /* seconds of the distinct-target windows, default 600 */
             uint32_t portscan_ports;    /* distinct probed ports of one host, default 20 */
             uint32_t sweep_hosts;       /* distinct public hosts probed on one port, default 25 */
+            uint32_t sweep_min_hosts;   /* a TRW decision needs this many hosts too, default 10 */
             uint32_t icmp_sweep_hosts;  /* distinct hosts pinged (failed or public), default 25 */
             uint32_t inbound_ports;     /* distinct ports of an instance probed by a remote, default 20 */
             uint32_t probe_min_ports;   /* answered probes by one remote before PortProbe, default 3 */

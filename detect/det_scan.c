@@ -538,7 +538,12 @@ outbound(struct scan *s, const struct ev *e, int dst_public)
     k = mk_key(e->src, NULL, e->family, e->proto, e->dport);
     struct fan_ent *f = tbl_get(&s->fan, &k);
     probe = walk_update(s, &f->w, host_bit(e->dst), e->kind, e->ts);
-    if (probe && (f->w.scanner || many(f->w.n_probed, c->detect.scan.sweep_hosts, &f->w) ||
+    /* A walk that says "scanner" after a few unanswered hosts is enough for
+     * a port scan of one host, but a sweep ("a large number of IP
+     * addresses", High severity) also needs sweep_min_hosts of them: a
+     * client whose first few connections time out is not sweeping. */
+    if (probe && ((f->w.scanner && f->w.n_probed >= c->detect.scan.sweep_min_hosts) ||
+                  many(f->w.n_probed, c->detect.scan.sweep_hosts, &f->w) ||
                   f->rep.on) && rep_due(s, &f->rep, e->ts)) {
         struct finding_cand *fc = fc_start(s, T_SWEEP, SEV_SWEEP, e);
         fc->role = FC_ACTOR;

@@ -61,6 +61,12 @@ class Cap:
         self.frame(cli, srv, P.tcp(cli, srv, sport, dport, seq, 0, "S"), 6)
         self.frame(srv, cli, P.tcp(srv, cli, dport, sport, ack, seq + 1, "SA"), 6)
         self.frame(cli, srv, P.tcp(cli, srv, sport, dport, seq + 1, ack + 1, "A"), 6)
+        # a request and an answer: a real session, not a bare connect probe
+        req, resp = P.rb(rnd, 220), P.rb(rnd, 900)
+        self.frame(cli, srv, P.tcp(cli, srv, sport, dport, seq + 1, ack + 1, "PA", payload=req), 6)
+        seq += len(req)
+        self.frame(srv, cli, P.tcp(srv, cli, dport, sport, ack + 1, seq + 1, "PA", payload=resp), 6)
+        ack += len(resp)
         self.frame(cli, srv, P.tcp(cli, srv, sport, dport, seq + 1, ack + 1, "FA"), 6)
         self.frame(srv, cli, P.tcp(srv, cli, dport, sport, ack + 1, seq + 2, "FA"), 6)
         self.frame(cli, srv, P.tcp(cli, srv, sport, dport, seq + 2, ack + 2, "A"), 6)

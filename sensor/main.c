@@ -41,7 +41,7 @@ usage(FILE *f)
 {
     fputs("usage: mirrorguard replay [-c CONFIG] [--set KEY=VALUE]... [--flows-out FILE]\n"
           "                          [--dns-out FILE] [--findings-out FILE] [--stats-json FILE]\n"
-          "                          [--capture file|pcap] PCAP...\n"
+          "                          [--capture file|pcap|dpdk] PCAP...\n"
           "       mirrorguard run -c CONFIG [--set KEY=VALUE]... [same output options]\n"
           "       mirrorguard check-config CONFIG [--set KEY=VALUE]...\n"
           "       mirrorguard --version | --help\n"
@@ -371,6 +371,116 @@ run_pipeline(struct pipeline *p, int live, const struct opts *o)
 
 static struct dec_cfg g_dec;
 
+#ifdef HAVE_DPDK
+/* Is EAL option 'name' among the configured arguments (as "name", "name=..."
+ * or, for a short option, "-lVALUE")? */
+static int
+eal_has(const struct cfg *c, const char *name)
+{
+    size_t n = strlen(name);
+    for (unsigned i = 0; i < c->capture.dpdk.n_eal_args; i++) {
+        const char *a = c->capture.dpdk.eal_args[i];
+        if (strncmp(a, name, n) == 0 && (a[n] == 0 || a[n] == '=' || (name[1] != '-' && name[2] == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+/* --capture dpdk: one net_pcap vdev per file (net_pcap0..N-1, one EAL for
+ * the process), each its own port, read in order like the files. EAL gets
+ * capture.dpdk.eal_args, then each default the configuration does not set. */
+static int
+replay_dpdk_open(const struct cfg *c, const struct opts *o, struct worker *w)
+{
+    char err[512];
+    /* The files are checked first with libpcap (what net_pcap reads them
+     * with), so a bad one is named exactly as the other readers name it. */
+    for (int i = 0; i < o->n_files; i++) {
+        const char *f = o->files[i];
+        if (strchr(f, ',') || strchr(f, '=')) {
+            fprintf(stderr, "mirrorguard: %s: the path has ',' or '=', which a DPDK --vdev argument "
+                    "cannot carry; rename it or use --capture file\n", f);
+            return 2;
+        }
+        struct cap_source *s = cap_pcap_open_file(f, err, sizeof(err));
+        if (!s) {
+            fprintf(stderr, "mirrorguard: %s\n", err);
+            return 2;
+        }
+        s->ops->close(s);
+    }
+    static const char *const defs[][2] = {
+        { "--no-huge", NULL }, { "--no-pci", NULL }, { "--no-shconf", NULL },
+        { "--no-telemetry", NULL }, { "--log-level", "--log-level=error" }, { "-l", "-l" },
+    };
+    unsigned nd = sizeof(defs) / sizeof(defs[0]);
+    size_t cap = 1 + c->capture.dpdk.n_eal_args + 2 * nd + (size_t)o->n_files;
+    char **av = calloc(cap + 1, sizeof(*av));
+    char **vdevs = calloc((size_t)o->n_files, sizeof(*vdevs));
+    int ac = 0, rc = 0;
+    if (!av || !vdevs) {
+        fprintf(stderr, "mirrorguard: out of memory\n");
+        free(av), free(vdevs);
+        return 1;
+    }
+    av[ac++] = "mirrorguard";
+    for (unsigned i = 0; i < c->capture.dpdk.n_eal_args; i++)
+        av[ac++] = c->capture.dpdk.eal_args[i];
+    int lcores_set = eal_has(c, "-l") || eal_has(c, "--lcores") || eal_has(c, "-c");
+    for (unsigned i = 0; i < nd; i++) {
+        if (!strcmp(defs[i][0], "-l")) {
+            if (!lcores_set) {
+                av[ac++] = "-l";
+                av[ac++] = "0";
+            }
+        } else if (!eal_has(c, defs[i][0])) {
+            av[ac++] = (char *)(defs[i][1] ? defs[i][1] : defs[i][0]);
+        }
+    }
+    for (int i = 0; i < o->n_files; i++) {
+        if (asprintf(&vdevs[i], "--vdev=net_pcap%d,rx_pcap=%s", i, o->files[i]) < 0) {
+            vdevs[i] = NULL;
+            fprintf(stderr, "mirrorguard: out of memory\n");
+            rc = 1;
+            goto out;
+        }
+        av[ac++] = vdevs[i];
+    }
+    if (cap_dpdk_eal_init(ac, av, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mirrorguard: %s\n", err);
+        rc = 1;
+        goto out;
+    }
+    for (int i = 0; i < o->n_files; i++) {
+        char pname[32];
+        snprintf(pname, sizeof(pname), "net_pcap%d", i);
+        struct cap_dpdk_opts d = {
+            .eal_argc = ac, .eal_argv = av, .port_name = pname, .queue = 0, .queues = 1,
+            .mbufs = c->capture.dpdk.mbufs, .burst = CAP_BURST, .replay = 1,
+            .pcap_file = o->files[i],
+        };
+        struct cap_source *s = cap_dpdk_open(&d, err, sizeof(err));
+        if (!s) {
+            fprintf(stderr, "mirrorguard: %s\n", err);
+            rc = 1;
+            goto out;
+        }
+        w->srcs[w->n_srcs++] = s;
+        struct cap_dpdk_info info;
+        cap_dpdk_info(s, &info);
+        if (!info.ts_exact)
+            fprintf(stderr, "mirrorguard: %s: not a classic pcap file: through DPDK's net_pcap its "
+                    "packet times have microsecond precision\n", o->files[i]);
+    }
+out:
+    for (int i = 0; i < o->n_files; i++)
+        free(vdevs[i]);
+    free(vdevs);
+    free(av);
+    return rc;
+}
+#endif
+
 static int
 cmd_replay(int argc, char **argv)
 {
@@ -393,12 +503,20 @@ cmd_replay(int argc, char **argv)
     if (load_config(&c, &o) != 0)
         return 2;
     const char *how = o.capture ? o.capture : "file";
-    if (strcmp(how, "file") && strcmp(how, "pcap")) {
-        fprintf(stderr, "mirrorguard replay: --capture %s: expected file or pcap%s\n", how,
-                strcmp(how, "dpdk") == 0 ? " (dpdk replay is not built yet)" : "");
+    int dpdk = strcmp(how, "dpdk") == 0;
+    if (strcmp(how, "file") && strcmp(how, "pcap") && !dpdk) {
+        fprintf(stderr, "mirrorguard replay: --capture %s: expected file, pcap or dpdk\n", how);
         cfg_free(&c);
         return 2;
     }
+#ifndef HAVE_DPDK
+    if (dpdk) {
+        fprintf(stderr, "mirrorguard replay: --capture dpdk: this mirrorguard was built without DPDK "
+                "(make DPDK=0, or libdpdk-dev missing at build time)\n");
+        cfg_free(&c);
+        return 2;
+    }
+#endif
     dec_cfg_init(&g_dec, c.decoder.vxlan_ports, c.decoder.n_vxlan_ports,
                  c.decoder.geneve_ports, c.decoder.n_geneve_ports, c.decoder.max_depth);
     if (worker_init(&w, 0, &c, &g_dec, c.ring_block, err, sizeof(err)) != 0) {
@@ -407,7 +525,18 @@ cmd_replay(int argc, char **argv)
         return 1;
     }
     w.srcs = calloc((size_t)o.n_files, sizeof(*w.srcs));
-    for (int i = 0; i < o.n_files; i++) {
+#ifdef HAVE_DPDK
+    if (dpdk) {
+        rc = replay_dpdk_open(&c, &o, &w);
+        if (rc) {
+            worker_fini(&w);
+            cap_dpdk_cleanup();
+            cfg_free(&c);
+            return rc;
+        }
+    }
+#endif
+    for (int i = 0; i < o.n_files && !dpdk; i++) {
         struct cap_source *s = strcmp(how, "pcap") == 0
             ? cap_pcap_open_file(o.files[i], err, sizeof(err))
             : cap_file_open(o.files[i], err, sizeof(err));
@@ -435,6 +564,10 @@ cmd_replay(int argc, char **argv)
     signal(SIGTERM, on_signal);
     rc = run_pipeline(&p, 0, &o);
     worker_fini(&w);
+#ifdef HAVE_DPDK
+    if (dpdk)
+        cap_dpdk_cleanup();
+#endif
     lists_free(lists);
     cfg_free(&c);
     return rc;
@@ -563,7 +696,11 @@ main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("mirrorguard %s\n", MG_VERSION);
+#ifdef HAVE_DPDK
+        printf("mirrorguard %s (capture: file pcap dpdk)\n", MG_VERSION);
+#else
+        printf("mirrorguard %s (capture: file pcap)\n", MG_VERSION);
+#endif
         return 0;
     }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {

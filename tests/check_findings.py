@@ -31,8 +31,11 @@ def key_of(f):
     if act["actionType"] == "NETWORK_CONNECTION":
         n = act["networkConnectionAction"]
         return (t, ip_of(n["localIpDetails"]), ip_of(n["remoteIpDetails"]))
+    # Port probes aggregate per instance (many probers in one finding): the
+    # remote part of the key is the unspecified address.
     d = act["portProbeAction"]["portProbeDetails"][0]
-    return (t, ip_of(d["localIpDetails"]), ip_of(d["remoteIpDetails"]))
+    local = ip_of(d["localIpDetails"])
+    return (t, local, "::" if ":" in local else "0.0.0.0")
 
 
 def main():

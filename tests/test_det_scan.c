@@ -214,6 +214,16 @@ static void test_slow_scan(void)
     teardown();
 }
 
+/* A client whose first connections to a few hosts time out is no sweep. */
+static void test_few_timeouts_no_sweep(void)
+{
+    setup();
+    struct mg_addr me = v4(10, 0, 0, 8);
+    for (unsigned i = 0; i < 6; i++)
+        silent_syn(me, pub(100 + i), 443, T0 + i * NS);
+    CU_ASSERT_EQUAL(count_type("Impact:EC2/PortSweep"), 0);
+}
+
 /* 50 public addresses on port 23, unanswered: PortSweep, one per instance. */
 static void test_sweep(void)
 {
@@ -230,7 +240,8 @@ static void test_sweep(void)
     CU_ASSERT_DOUBLE_EQUAL(fc->severity, 7.0, 1e-9);
     CU_ASSERT_EQUAL(fc->role, FC_ACTOR);
     CU_ASSERT_EQUAL(fc->direction, FC_OUTBOUND);
-    CU_ASSERT_STRING_EQUAL(fc->info, "\"targets\":4,\"port\":23");
+    /* TRW says "scanner" at the 4th host; a sweep also needs sweep_min_hosts */
+    CU_ASSERT_STRING_EQUAL(fc->info, "\"targets\":10,\"port\":23");
     /* the last candidate counts more targets */
     const struct finding_cand *last = NULL;
     for (unsigned i = 0; i < n_cands; i++)
@@ -480,6 +491,7 @@ int test_det_scan_register(void)
     CU_pSuite s = CU_add_suite("det_scan", NULL, NULL);
     if (!s ||
         !CU_add_test(s, "fast SYN scan, closed ports (RST)", test_fast_rst) ||
+        !CU_add_test(s, "a few timeouts are no sweep", test_few_timeouts_no_sweep) ||
         !CU_add_test(s, "scan of silent ports", test_silent_ports) ||
         !CU_add_test(s, "slow scans (1 probe / 10 s)", test_slow_scan) ||
         !CU_add_test(s, "horizontal sweep -> PortSweep", test_sweep) ||

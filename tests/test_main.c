@@ -46,10 +46,11 @@ int main(int argc, char **argv)
     }
     CU_basic_set_mode(CU_BRM_NORMAL);
     CU_basic_run_tests();
+    /* Read the counts before the cleanup resets them. */
     unsigned failed = CU_get_number_of_failures();
     unsigned ran = CU_get_number_of_tests_run();
+    unsigned tests_failed = CU_get_number_of_tests_failed();
     CU_cleanup_registry();
-    printf("%u passed, %u failed\n", ran - CU_get_number_of_tests_failed(),
-           CU_get_number_of_tests_failed());
+    printf("%u passed, %u failed\n", ran - tests_failed, tests_failed);
     return failed ? 1 : 0;
 }
