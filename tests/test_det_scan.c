@@ -222,6 +222,7 @@ static void test_few_timeouts_no_sweep(void)
     for (unsigned i = 0; i < 6; i++)
         silent_syn(me, pub(100 + i), 443, T0 + i * NS);
     CU_ASSERT_EQUAL(count_type("Impact:EC2/PortSweep"), 0);
+    teardown();
 }
 
 /* 50 public addresses on port 23, unanswered: PortSweep, one per instance. */
