@@ -8,7 +8,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libpcap yaml-0.1 hiredis
+PKGS    := libpcap yaml-0.1 hiredis libpsl
 # DPDK is built in when pkg-config finds it and the DPDK source exists
 # (capture/cap_dpdk.c arrives with the line-rate issue); DPDK=0 forces it off.
 DPDK    ?= $(shell test -f capture/cap_dpdk.c && pkg-config --exists libdpdk 2>/dev/null && echo 1 || echo 0)

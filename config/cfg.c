@@ -294,9 +294,70 @@ static const struct key detect_scan_keys[] = {
     KEND
 };
 
+/* detect.resolver and detect.mining (det_dnsmisc.c, det_mining.c). */
+static const struct key detect_resolver_keys[] = {
+    KBOOL("enabled", detect.resolver.enabled, "true"),
+    KU32("learning_seconds", detect.resolver.learning_seconds, 0, 31536000, "86400"),
+    KU32("max_instances", detect.resolver.max_instances, 16, 1048576, "4096"),
+    KU32("max_resolvers", detect.resolver.max_resolvers, 1, 64, "8"),
+    KEND
+};
+
+static const struct key detect_mining_keys[] = {
+    KBOOL("enabled", detect.mining.enabled, "true"),
+    KBOOL("p2p", detect.mining.p2p, "false"),
+    KEND
+};
+
+/* detect.exfil (detect/det_exfil.c): DNS data exfiltration. */
+#define EXFIL_ALLOW                                                              \
+    "cloudfront.net amazonaws.com amazonaws.com.cn aws.dev awsdns.com "         \
+    "akamai.net akamaiedge.net akamaihd.net akamaized.net akamaitechnologies.com " \
+    "edgekey.net edgesuite.net akadns.net googlevideo.com googleusercontent.com " \
+    "gvt1.com gvt2.com 1e100.net googleapis.com gstatic.com azureedge.net "      \
+    "azurefd.net trafficmanager.net cloudapp.net windows.net msedge.net "        \
+    "fastly.net fastlylb.net cloudflare.net llnwd.net cdn77.org "                \
+    "spamhaus.org spamhaus.net surbl.org uribl.com barracudacentral.org "        \
+    "sophosxl.net mcafee.com trendmicro.com e5.sk senderbase.org"
+static const struct key detect_exfil_keys[] = {
+    KBOOL("enabled", detect.exfil.enabled, "true"),
+    KU32("window_seconds", detect.exfil.window_seconds, 60, 86400, "600"),
+    KU32("min_unique", detect.exfil.min_unique, 2, 1000000, "30"),
+    KU32("min_mean_label", detect.exfil.min_mean_label, 1, 63, "20"),
+    KDBL("min_entropy", detect.exfil.min_entropy, 0, 8, "3.5"),
+    KU32("bytes_per_minute", detect.exfil.bytes_per_minute, 64, 1073741824, "4096"),
+    KU32("rate_min_unique", detect.exfil.rate_min_unique, 1, 1000000, "10"),
+    KU32("data_min_queries", detect.exfil.data_min_queries, 2, 1000000, "8"),
+    KU32("data_min_label", detect.exfil.data_min_label, 1, 63, "16"),
+    KDBL("data_min_entropy", detect.exfil.data_min_entropy, 0, 8, "3.0"),
+    KU32("null_min_queries", detect.exfil.null_min_queries, 2, 1000000, "8"),
+    KU32("report_interval", detect.exfil.report_interval, 1, 86400, "300"),
+    KU32("max_pairs", detect.exfil.max_pairs, 64, 16777216, "8192"),
+    KSTRS("allow_suffixes", detect.exfil.allow_suffixes, detect.exfil.n_allow_suffixes,
+          EXFIL_ALLOW, 4096, .check = check_domain, .flags = K_UNIQUE),
+    KEND
+};
+
+/* detect.dga (detect/det_dga.c). */
+static const struct key detect_dga_keys[] = {
+    KBOOL("enabled", detect.dga.enabled, "true"),
+    KSTR("model", detect.dga.model, ""),
+    KDBL("threshold", detect.dga.threshold, 0, 1, "0"),
+    KU32("burst_names", detect.dga.burst_names, 2, 32, "5"),
+    KU32("burst_seconds", detect.dga.burst_seconds, 1, 86400, "60"),
+    KSTR("whitelist", detect.dga.whitelist, ""),
+    KU32("max_hosts", detect.dga.max_hosts, 16, 1048576, "4096"),
+    KU32("report_interval", detect.dga.report_interval, 1, 86400, "300"),
+    KEND
+};
+
 static const struct key detect_keys[] = {
     KMAP("scan", detect_scan_keys),
     KMAP("brute", brute_keys),
+    KMAP("resolver", detect_resolver_keys),
+    KMAP("mining", detect_mining_keys),
+    KMAP("exfil", detect_exfil_keys),
+    KMAP("dga", detect_dga_keys),
     KEND
 };
 #undef T

@@ -211,6 +211,43 @@ struct cfg {
             uint32_t max_pairs;             /* tracked (source, target, service), 32768 */
             uint32_t max_sources;           /* tracked (source, service), 8192 */
         } brute;
+        struct {                    /* detect.resolver: detect/det_dnsmisc.c */
+            bool enabled;                   /* default true */
+            uint32_t learning_seconds;      /* per instance, from its first DNS, default 86400 */
+            uint32_t max_instances;         /* instances tracked (LRU), default 4096 */
+            uint32_t max_resolvers;         /* public resolvers kept per instance, default 8 */
+        } resolver;
+        struct {                    /* detect.mining: detect/det_mining.c */
+            bool enabled;                   /* default true */
+            bool p2p;                       /* also Bitcoin/Monero node P2P, default false */
+        } mining;
+        struct {                    /* detect.exfil: detect/det_exfil.c, DNS data exfiltration */
+            bool enabled;                   /* default true */
+            uint32_t window_seconds;        /* counters per (client, domain) reset, default 600 */
+            uint32_t min_unique;            /* volume rule: unique subdomains, default 30 */
+            uint32_t min_mean_label;        /* ... and mean longest label, default 20 */
+            double   min_entropy;           /* ... and mean bits/char of the subdomain, 3.5 */
+            uint32_t bytes_per_minute;      /* rate rule: encoded bytes in one minute, 4096 */
+            uint32_t rate_min_unique;       /* ... with this many unique subdomains, 10 */
+            uint32_t data_min_queries;      /* data-record rule: TXT/NULL/CNAME/MX/ANY queries
+                                               and unique subdomains, default 8 */
+            uint32_t data_min_label;        /* ... mean longest label, default 16 */
+            double   data_min_entropy;      /* ... mean bits/char, default 3.0 */
+            uint32_t null_min_queries;      /* NULL-record rule (iodine): unique names, 8 */
+            uint32_t report_interval;       /* seconds between repeat candidates, 300 */
+            uint32_t max_pairs;             /* (client, domain) entries, LRU, 8192 */
+            char **allow_suffixes; unsigned n_allow_suffixes;   /* CDN/cloud/AV names */
+        } exfil;
+        struct {                    /* detect.dga: detect/det_dga.c, detect/dga.c */
+            bool enabled;                   /* default true */
+            char *model;                    /* model file; "" = the shipped one (dga.h) */
+            double threshold;               /* score above = DGA-like; 0 = the model's own */
+            uint32_t burst_names;           /* distinct high-score NXDOMAIN names ..., default 5 */
+            uint32_t burst_seconds;         /* ... from one client within this, default 60 */
+            char *whitelist;                /* registrable domains never scored; "" = none */
+            uint32_t max_hosts;             /* clients tracked (LRU), default 4096 */
+            uint32_t report_interval;       /* seconds between repeat candidates, default 300 */
+        } dga;
     } detect;
 };
 

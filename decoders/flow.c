@@ -429,6 +429,13 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
     uint32_t b = (uint32_t)h & ft->mask;
     uint32_t i = ~ft->buckets[b];
     int dir = 0;
+    if (!ft->started) {
+        /* The wheel starts at the first packet, not at the first
+         * flow_advance(): a first burst may span a long gap, and flows
+         * created early in it must still be found in their slots. */
+        ft->started = 1;
+        ft->cur_s = ts_ns / NS_PER_S;
+    }
     struct flow_ent *e = NULL;
 
     /* Addresses compare as 64-bit words: four loads, no memcmp call. */

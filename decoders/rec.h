@@ -94,7 +94,13 @@ enum app_hint {
     APP_RDP,                    /* TPKT + X.224 Connection Request */
     APP_TLS,                    /* TLS handshake record */
     APP_HTTP,                   /* HTTP request line */
-    APP_STRATUM,                /* JSON-RPC mining.* / XMRig login */
+    APP_STRATUM,                /* Stratum JSON-RPC "mining.subscribe" (or unparsed mining.* / login) */
+    APP_STRATUM_AUTHORIZE,      /* Stratum, first method "mining.authorize" */
+    APP_STRATUM_MINING,         /* Stratum, another "mining.*" method first */
+    APP_STRATUM_XMRIG,          /* XMRig / Monero Stratum "login" */
+    APP_STRATUM_ETH,            /* EthProxy "eth_submitLogin" */
+    APP_MONERO_P2P,             /* Monero levin handshake (node P2P) */
+    APP_BITCOIN_P2P,            /* Bitcoin P2P "version" message */
     APP_MAX
 };
 

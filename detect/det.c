@@ -9,6 +9,10 @@ static const struct det_ops *const det_all[] = {
     &det_threat_ops,
     &det_brute_ops,
     &det_scan_ops,
+    &det_dnsmisc_ops,
+    &det_mining_ops,
+    &det_exfil_ops,
+    &det_dga_ops,
 };
 
 int

@@ -57,6 +57,10 @@ void det_set_fini(struct det_set *s);
 extern const struct det_ops det_threat_ops;     /* det_threat.c: threat-list matches */
 extern const struct det_ops det_brute_ops;      /* det_brute.c: SSH/RDP/WinRM brute force */
 extern const struct det_ops det_scan_ops;       /* det_scan.c: port scans, sweeps, probes */
+extern const struct det_ops det_dnsmisc_ops;    /* det_dnsmisc.c: metadata DNS rebind, unusual resolvers */
+extern const struct det_ops det_mining_ops;     /* det_mining.c: Stratum etc. on any port */
+extern const struct det_ops det_exfil_ops;      /* det_exfil.c: DNS data exfiltration */
+extern const struct det_ops det_dga_ops;        /* det_dga.c: DGA names (NXDOMAIN bursts), dga threat lists */
 
 /* Shared helper: is a in one of c's home_net CIDRs? */
 int det_in_home_net(const struct cfg *c, const struct mg_addr *a, int family);

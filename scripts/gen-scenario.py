@@ -114,7 +114,7 @@ home_net: [10.0.0.0/16, "fd00::/8"]
 lists:
   trusted: trusted.txt
   threat:
-    - { name: scenario-threats, path: threat.txt, category: c2, format: txt }
+    - { name: scenario-threats, path: threat.txt, category: custom, format: txt }
 mirror_sessions:
   - { vni: 4211, eni: eni-0a1b2c3d4e5f60001, instance_id: i-0web0000000000001, vpc_id: vpc-0demo0000000001, subnet_id: subnet-0web00000001, name: web }
 findings:

@@ -19,6 +19,7 @@
  * is sized for the first occurrence and grown once, to the largest a
  * candidate can need, if a later occurrence does not fit. */
 #include "findings.h"
+#include "domain.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -541,22 +542,12 @@ static void jb_ip(struct jb *j, uint8_t family, const struct mg_addr *a)
     jb_raw(j, "}");
 }
 
-/* The registrable part of a name, for dnsRequestAction.domainWithSuffix.
- * TODO(#5): the last two labels is wrong for "example.co.uk"; issue #5
- * replaces this with libpsl's registrable domain. */
-static const char *domain_with_suffix(const char *d)
+/* The registrable part of a name, for dnsRequestAction.domainWithSuffix:
+ * libpsl's registrable domain ("a.b.example.co.uk" -> "example.co.uk"); a
+ * name that is itself a public suffix or a single label stays as it is. */
+static const char *domain_with_suffix(const char *d, char *buf, size_t n)
 {
-    const char *last = NULL, *prev = NULL;
-    size_t n = strlen(d);
-    while (n && d[n - 1] == '.')
-        n--;
-    for (size_t i = 0; i < n; i++) {
-        if (d[i] == '.') {
-            prev = last;
-            last = d + i;
-        }
-    }
-    return prev ? prev + 1 : d;
+    return domain_registrable(d, buf, n) == DOMAIN_ERR ? d : buf;
 }
 
 /* Details of the latest occurrence. */
@@ -780,7 +771,8 @@ static void build_json(struct findings *f, const struct fnd *d, const char *id)
     case FC_DNS_REQUEST:
         jb_raw(j, "\"actionType\":\"DNS_REQUEST\",\"dnsRequestAction\":{");
         jb_kv(j, "domain", d_domain(d), false);
-        jb_kv(j, "domainWithSuffix", domain_with_suffix(d_domain(d)), true);
+        char dws[FC_DOMAIN_LEN];
+        jb_kv(j, "domainWithSuffix", domain_with_suffix(d_domain(d), dws, sizeof(dws)), true);
         jb_kv(j, "protocol", d->proto == 6 ? "TCP" : "UDP", true);
         jb_raw(j, ",\"blocked\":false}");
         break;

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE 1
 #include "sensor.h"
 #include "lists.h"
+#include "dga.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -44,6 +45,7 @@ usage(FILE *f)
           "                          [--capture file|pcap|dpdk] PCAP...\n"
           "       mirrorguard run -c CONFIG [--set KEY=VALUE]... [same output options]\n"
           "       mirrorguard check-config CONFIG [--set KEY=VALUE]...\n"
+          "       mirrorguard dga-score [-c CONFIG] [--set KEY=VALUE]... [--stats]  (names on stdin)\n"
           "       mirrorguard --version | --help\n"
           "\n"
           "replay        read pcap/pcapng files as fast as possible, then exit\n"
@@ -687,6 +689,69 @@ cmd_check_config(int argc, char **argv)
     return 0;
 }
 
+/* dga-score: one name a line on stdin -> "name score verdict" (score -1 and
+ * verdict "-" when the name is not scored: see detect/dga.h). --stats prints
+ * the classifier's own time per name to stderr. */
+static int
+cmd_dga_score(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    struct cfg c;
+    int stats = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--stats")) {
+            stats = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            break;
+        }
+    if (parse_opts(argc, argv, &o) != 0 || o.n_files != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (load_config(&c, &o) != 0)
+        return 2;
+    char path[4096], err[512];
+    if (dga_model_path(c.path, c.detect.dga.model, path, sizeof(path)) != 0) {
+        fprintf(stderr, "mirrorguard: detect.dga.model: %s\n", path);
+        cfg_free(&c);
+        return 2;
+    }
+    struct dga_model *m = dga_model_load(path, err, sizeof(err));
+    if (!m) {
+        fprintf(stderr, "mirrorguard: %s\n", err);
+        cfg_free(&c);
+        return 2;
+    }
+    double thr = c.detect.dga.threshold > 0 ? c.detect.dga.threshold : dga_model_threshold(m);
+    char line[1024];
+    unsigned long n = 0;
+    double spent = 0;
+    while (fgets(line, sizeof(line), stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *name = line + strspn(line, " \t");
+        name[strcspn(name, " \t,")] = '\0';
+        if (!*name)
+            continue;
+        double t0 = stats ? mono_s() : 0;
+        double sc = dga_score(m, name);
+        if (stats)
+            spent += mono_s() - t0;
+        n++;
+        if (sc < 0)
+            printf("%s -1 -\n", name);
+        else
+            printf("%s %.6f %s\n", name, sc, sc > thr ? "dga" : "benign");
+    }
+    if (stats)
+        fprintf(stderr, "dga-score: %lu names, %.0f ns per name in the classifier "
+                "(%.0f names/s; timer included), threshold %.6f\n",
+                n, n ? spent * 1e9 / n : 0, spent > 0 ? n / spent : 0, thr);
+    dga_model_free(m);
+    cfg_free(&c);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -713,6 +778,8 @@ main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "check-config"))
         return cmd_check_config(argc - 1, argv + 1);
+    if (!strcmp(cmd, "dga-score"))
+        return cmd_dga_score(argc - 1, argv + 1);
     fprintf(stderr, "mirrorguard: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

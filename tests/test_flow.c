@@ -211,6 +211,31 @@ test_time_jumps(void)
     flow_free(ft);
 }
 
+/* Regression: packets before the first flow_advance() may span a long gap
+ * (one capture burst); the early flows must still expire on time. */
+static void
+test_first_burst_gap(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    struct flow_hit h;
+    struct dec_pkt a = pk(6, 1, 1000, 2, 80, 0x02, 60, 0);
+    struct dec_pkt b = pk(6, 2, 80, 1, 1000, 0x12, 60, 0);
+    struct dec_pkt c = pk(6, 1, 1000, 2, 80, 0x11, 52, 0);
+    struct dec_pkt d = pk(6, 2, 80, 1, 1000, 0x11, 52, 0);
+    struct dec_pkt late = pk(17, 3, 5000, 4, 53, 0, 80, 0);
+    flow_packet(ft, &a, t, &h, collect, NULL);
+    flow_packet(ft, &b, t, &h, collect, NULL);
+    flow_packet(ft, &c, t, &h, collect, NULL);
+    flow_packet(ft, &d, t, &h, collect, NULL);
+    flow_packet(ft, &late, t + 400 * S, &h, collect, NULL);
+    flow_advance(ft, t + 400 * S, collect, NULL);
+    CU_ASSERT_EQUAL_FATAL(n_recs, 1);
+    CU_ASSERT_EQUAL(recs[0].reason, FLOW_END_IDLE);
+    CU_ASSERT_EQUAL(recs[0].proto, 6);
+    flow_free(ft);
+}
+
 static void
 test_initiator(void)
 {
@@ -242,5 +267,6 @@ test_flow_register(void)
     CU_add_test(s, "mirror duplicates counted once", test_mirror_duplicates);
     CU_add_test(s, "time jumps back and forward", test_time_jumps);
     CU_add_test(s, "initiator from SYN-ACK and server port", test_initiator);
+    CU_add_test(s, "flows of a first burst that spans a gap expire", test_first_burst_gap);
     return 0;
 }

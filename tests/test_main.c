@@ -16,6 +16,11 @@ int test_lists_register(void);
 int test_findings_register(void);
 int test_det_scan_register(void);
 int test_det_brute_register(void);
+int test_det_threat_register(void);
+int test_det_dnsmisc_register(void);
+int test_det_mining_register(void);
+int test_det_exfil_register(void);
+int test_det_dga_register(void);
 
 static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "ring", test_ring_register },
@@ -29,6 +34,11 @@ static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "findings", test_findings_register },
     { "det_scan", test_det_scan_register },
     { "det_brute", test_det_brute_register },
+    { "det_threat", test_det_threat_register },
+    { "det_dnsmisc", test_det_dnsmisc_register },
+    { "det_mining", test_det_mining_register },
+    { "det_exfil", test_det_exfil_register },
+    { "det_dga", test_det_dga_register },
 };
 
 int main(int argc, char **argv)

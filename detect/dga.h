@@ -1,0 +1,83 @@
+/* detect/dga.h - a small, fast classifier of algorithmically generated
+ * domain names (DGA), used by det_dga.c and `mirrorguard dga-score`.
+ *
+ * What is scored is the registrable label: the label left of the public
+ * suffix ("x7fk2qpl" of "www.x7fk2qpl.com.cn"; "cvyh1po6" of
+ * "cvyh1po6.ddns.net"). Until libpsl lands the suffix is found with a small
+ * table of two-label suffixes (co.uk, com.cn, dynamic-DNS and hosting
+ * domains such as ddns.net, cloudfront.net ...) and otherwise the last label;
+ * names under arpa, local, internal, lan, home, corp ... and one-label names
+ * are not scored. scripts/train-dga mirrors this rule exactly.
+ *
+ * Features (DGA_NFEAT, in this order; the model file names them):
+ *   len, loglen, entropy (Shannon, bits/char), vowels, digits, distinct
+ *   (ratios of the length), cons_run (longest consonant run), digit_runs,
+ *   hyphens, bi_mean, bi_min, tri_mean, tri_min (natural-log conditional
+ *   probabilities of the character bigrams of "^label$" and trigrams of
+ *   "^^label$" under a benign language model, add-k smoothed), rare_bi
+ *   (share of the label's bigrams seen fewer than 'rare' times in benign
+ *   names), dict_cov (share of the label covered by English words of >= 3
+ *   letters in the best segmentation), words (words in it), longest_word,
+ *   cov_x_len (dict_cov * max(0, len - 10): long all-word names such as
+ *   matsnu's and suppobox's), bi_llr, tri_llr (log-likelihood ratio of the
+ *   label against uniformly random characters).
+ * The score is a logistic regression over the standardised features:
+ * 1 / (1 + exp(-(bias + sum w_i (x_i - mean_i) / sd_i))), in [0, 1].
+ *
+ * Model file (text, written by scripts/train-dga, about 1 MB): lines
+ *   mgdga 1                         format version (first non-comment line)
+ *   smoothing K | rare N | bias B | threshold T
+ *   feature NAME MEAN SD WEIGHT     DGA_NFEAT lines, in the order above
+ *   bi XY COUNT | tri XYZ COUNT     benign n-gram counts; alphabet a-z 0-9 -
+ *                                   with ^ (begin) and $ (end)
+ *   w WORD                          the dictionary (lower-case a-z, 3..15)
+ *   end                             required: a cut file is refused
+ * '#' lines and blank lines are ignored. Errors name "path:line: reason".
+ *
+ * Cost: no allocation per name; one pass over the label plus a dictionary
+ * walk (one hash probe per step) from each position: well under 1 us a name.
+ * A loaded model is immutable: any number of threads may score with it. */
+#ifndef MG_DGA_H
+#define MG_DGA_H
+
+#include <stddef.h>
+
+#define DGA_NFEAT     20
+#define DGA_MAX_LABEL 63
+
+struct dga_model;
+
+/* Load a model file. NULL with "path:line: reason" in err on failure. */
+struct dga_model *dga_model_load(const char *path, char *err, size_t errlen);
+void dga_model_free(struct dga_model *m);
+
+/* The threshold the trainer chose (0.1% false positives on benign
+ * validation names). */
+double dga_model_threshold(const struct dga_model *m);
+
+/* The feature names, in order (DGA_NFEAT of them). */
+extern const char *const dga_feature_names[DGA_NFEAT];
+
+/* Registrable label of a name (any case, optional final dot) into out
+ * (lower-case). Returns its length, 0 when the name is not scored. */
+size_t dga_label(const char *name, char *out, size_t n);
+
+/* Registrable domain ("label.suffix") into out; returns its length, 0 when
+ * the name has none (same rule as dga_label). */
+size_t dga_registrable(const char *name, char *out, size_t n);
+
+/* Features of a label (lower-case, 1..DGA_MAX_LABEL bytes) into f[DGA_NFEAT]. */
+void dga_features(const struct dga_model *m, const char *label, size_t len, double *f);
+
+/* Score of a label / of a whole name; -1 when the name is not scored. */
+double dga_score_label(const struct dga_model *m, const char *label, size_t len);
+double dga_score(const struct dga_model *m, const char *name);
+
+/* Where the model is: detect.dga.model 'model' relative to the configuration
+ * file's folder (cfg_path, may be NULL), or, when model is "", the shipped
+ * model: <executable's folder>/../detect/dga-model.txt (the source tree's
+ * detect/ for build/mirrorguard), then /usr/local/share/mirrorguard/ and
+ * /usr/share/mirrorguard/dga-model.txt. 0, or -1 with a message in out. */
+int dga_model_path(const char *cfg_path, const char *model, char *out, size_t n);
+
+#endif /* MG_DGA_H */

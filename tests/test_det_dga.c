@@ -1,0 +1,436 @@
+/* tests/test_det_dga.c - detect/dga.c (the DGA classifier) and
+ * detect/det_dga.c (NXDOMAIN bursts, dga threat lists). Run from tests/:
+ * the shipped model is ../detect/dga-model.txt. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "det.h"
+#include "dga.h"
+#include "lists.h"
+
+void det_dga_stats(void *state, unsigned *hosts, unsigned long long *evicted);
+
+#define MODEL "../detect/dga-model.txt"
+#define T0 1700000000000000000ull
+#define S  1000000000ull
+#define MAXGOT 256
+#define T_B "Trojan:EC2/DGADomainRequest.B"
+#define T_C "Trojan:EC2/DGADomainRequest.C!DNS"
+
+static struct dga_model *model;
+static struct finding_cand got[MAXGOT];
+static unsigned n_got;
+static struct cfg cfg;
+static void *st;
+static char err[4096];
+static struct lists *cur_lists;
+
+static void collect(void *arg, const struct finding_cand *fc)
+{
+    (void)arg;
+    if (n_got < MAXGOT)
+        got[n_got] = *fc;
+    n_got++;
+}
+
+static const struct lists *get_lists(void *arg)
+{
+    (void)arg;
+    return cur_lists;
+}
+
+static int start(const char *const *sets, unsigned n)
+{
+    memset(&cfg, 0, sizeof(cfg));
+    if (cfg_load(&cfg, NULL, sets, n, err, sizeof(err)) != 0) {
+        fprintf(stderr, "\ncfg: %s\n", err);
+        return -1;
+    }
+    static struct det_env env;
+    env.cfg = &cfg;
+    env.lists = get_lists;
+    env.emit = collect;
+    env.arg = NULL;
+    n_got = 0;
+    st = NULL;
+    return det_dga_ops.init(&st, &env, err, sizeof(err));
+}
+
+static void stop(void)
+{
+    if (st)
+        det_dga_ops.fini(st);
+    st = NULL;
+    cfg_free(&cfg);
+}
+
+static int suite_init(void)
+{
+    char e[512];
+    model = dga_model_load(MODEL, e, sizeof(e));
+    if (!model)
+        fprintf(stderr, "\n%s\n", e);
+    return model ? 0 : -1;
+}
+
+static int suite_fini(void)
+{
+    dga_model_free(model);
+    return 0;
+}
+
+static void test_label(void)
+{
+    char b[128];
+    CU_ASSERT_EQUAL(dga_label("www.Google.com", b, sizeof(b)), 6);
+    CU_ASSERT_STRING_EQUAL(b, "google");
+    CU_ASSERT_EQUAL(dga_label("a.b.example.co.uk.", b, sizeof(b)), 7);
+    CU_ASSERT_STRING_EQUAL(b, "example");
+    CU_ASSERT(dga_label("cvyh1po636avyrsxebwbkn7.ddns.net", b, sizeof(b)) > 0);
+    CU_ASSERT_STRING_EQUAL(b, "cvyh1po636avyrsxebwbkn7");
+    CU_ASSERT(dga_registrable("x.y.d1a2b3.cloudfront.net", b, sizeof(b)) > 0);
+    CU_ASSERT_STRING_EQUAL(b, "d1a2b3.cloudfront.net");
+    CU_ASSERT_EQUAL(dga_label("localhost", b, sizeof(b)), 0);
+    CU_ASSERT_EQUAL(dga_label("host.ec2.internal", b, sizeof(b)), 0);
+    CU_ASSERT_EQUAL(dga_label("1.0.0.10.in-addr.arpa", b, sizeof(b)), 0);
+    CU_ASSERT_EQUAL(dga_label("co.uk", b, sizeof(b)), 0);
+    CU_ASSERT_EQUAL(dga_label("a..com", b, sizeof(b)), 0);
+    CU_ASSERT_EQUAL(dga_label("", b, sizeof(b)), 0);
+    CU_ASSERT_DOUBLE_EQUAL(dga_score(model, "printer.local"), -1.0, 1e-9);
+}
+
+static void test_features(void)
+{
+    double f[DGA_NFEAT];
+    dga_features(model, "abc12d", 6, f);
+    CU_ASSERT_DOUBLE_EQUAL(f[0], 6, 1e-12);                 /* len */
+    CU_ASSERT_DOUBLE_EQUAL(f[2], log2(6), 1e-12);           /* six distinct: entropy log2 6 */
+    CU_ASSERT_DOUBLE_EQUAL(f[3], 1.0 / 6, 1e-12);           /* vowels */
+    CU_ASSERT_DOUBLE_EQUAL(f[4], 2.0 / 6, 1e-12);           /* digits */
+    CU_ASSERT_DOUBLE_EQUAL(f[6], 2, 1e-12);                 /* "bc" */
+    CU_ASSERT_DOUBLE_EQUAL(f[7], 1, 1e-12);                 /* one digit run */
+    dga_features(model, "bluewaterhouse", 14, f);
+    CU_ASSERT_DOUBLE_EQUAL(f[14], 1.0, 1e-12);              /* all covered by words */
+    CU_ASSERT(f[15] >= 2 && f[15] <= 4);                    /* blue water house */
+    CU_ASSERT(f[16] >= 5);
+    dga_features(model, "xq7zk-vw", 8, f);
+    CU_ASSERT_DOUBLE_EQUAL(f[14], 0.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(f[8], 1, 1e-12);                 /* hyphens */
+    /* the language model: a common name is far more likely than noise */
+    double g[DGA_NFEAT];
+    dga_features(model, "google", 6, g);
+    dga_features(model, "xqzvkj", 6, f);
+    CU_ASSERT(g[11] > f[11] + 1.0);
+    CU_ASSERT(g[13] <= f[13]);
+}
+
+static void test_scores(void)
+{
+    static const char *const benign[] = {
+        "google.com", "www.facebook.com", "mail.yahoo.co.jp", "en.wikipedia.org",
+        "s3.amazonaws.com", "github.com", "login.microsoftonline.com", "api.stripe.com",
+        "d1a2b3c4e5f6g7.cloudfront.net", "weather.com", "bbc.co.uk",
+    };
+    static const char *const dga[] = {
+        "xjkqpzlvmwrtb.com", "qxvbnmrtkz.net", "kq0qw6o2siwq.org", "ufmkdjyvfkl.com",
+        "hwevqwlocbvmrjdor.net", "gllxeenmijch.com", "eiyoesgwgagqgyue.org",
+    };
+    double thr = dga_model_threshold(model);
+    CU_ASSERT(thr > 0.5 && thr < 1.0);
+    for (size_t i = 0; i < sizeof(benign) / sizeof(benign[0]); i++) {
+        double s = dga_score(model, benign[i]);
+        if (!(s >= 0 && s < thr))
+            fprintf(stderr, "\nbenign %s scored %f\n", benign[i], s);
+        CU_ASSERT(s >= 0 && s < thr);
+    }
+    for (size_t i = 0; i < sizeof(dga) / sizeof(dga[0]); i++) {
+        double s = dga_score(model, dga[i]);
+        if (!(s > thr))
+            fprintf(stderr, "\nDGA %s scored %f\n", dga[i], s);
+        CU_ASSERT(s > thr);
+    }
+    /* case and the final dot do not matter */
+    CU_ASSERT_DOUBLE_EQUAL(dga_score(model, "XJKQPZLVMWRTB.COM."),
+                           dga_score(model, "xjkqpzlvmwrtb.com"), 1e-12);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_model_errors(void)
+{
+    char e[512];
+    const char *p = "/tmp/mg_test_dga_model.txt";
+    CU_ASSERT_PTR_NULL(dga_model_load("/nonexistent/dga-model.txt", e, sizeof(e)));
+    CU_ASSERT(strstr(e, "/nonexistent/dga-model.txt") != NULL);
+    write_file(p, "# comment\nhello 1\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, "mg_test_dga_model.txt:2:") != NULL);
+    write_file(p, "mgdga 1\nsmoothing 0.5\nbias x\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":3: malformed 'bias'") != NULL);
+    write_file(p, "mgdga 1\nfeature entropy 1 1 1\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: feature 'entropy': expected 'len'") != NULL);
+    write_file(p, "mgdga 1\nbi a% 3\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: malformed 'bi'") != NULL);
+    write_file(p, "mgdga 1\nw Apple\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: dictionary word") != NULL);
+    write_file(p, "mgdga 1\nfrobnicate 2\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: unknown key 'frobnicate'") != NULL);
+    write_file(p, "mgdga 1\nsmoothing 0.5\n");         /* cut: no end */
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, "no 'end' line") != NULL);
+    write_file(p, "mgdga 1\nsmoothing 0.5\nend\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, "incomplete model") != NULL);
+    write_file(p, "");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, "empty model file") != NULL);
+    remove(p);
+    /* the detector refuses a missing model with the key's name */
+    const char *sets[] = { "detect.dga.model=/nonexistent/m.txt" };
+    CU_ASSERT_EQUAL(start(sets, 1), -1);
+    CU_ASSERT(strstr(err, "detect.dga.model") != NULL);
+    stop();
+}
+
+static void dns_rec_make(struct dns_rec *d, uint8_t client_last, const char *name,
+                         int rcode, uint64_t ts)
+{
+    memset(d, 0, sizeof(*d));
+    d->family = 4;
+    d->transport = 17;
+    d->client.b[0] = 10, d->client.b[1] = 0, d->client.b[2] = 1, d->client.b[3] = client_last;
+    d->server.b[0] = 10, d->server.b[1] = 0, d->server.b[2] = 0, d->server.b[3] = 2;
+    d->cport = 40000;
+    d->sport = 53;
+    d->has_query = d->has_response = 1;
+    d->qtype = 1;
+    d->qclass = 1;
+    d->rcode = (uint8_t)rcode;
+    d->vni = 4211;
+    d->query_ns = ts;
+    d->response_ns = ts + 1000000;
+    snprintf(d->qname, sizeof(d->qname), "%s", name);
+    d->qname_len = (uint16_t)strlen(d->qname);
+}
+
+/* A random-looking name i (all score high with the shipped model). */
+static void dga_name(char *b, size_t n, unsigned i)
+{
+    static const char cons[] = "bcdfghjklmnpqrstvwxz";
+    unsigned x = i * 2654435761u + 12345;
+    size_t k = 0;
+    for (; k < 14 && k + 5 < n; k++) {
+        x = x * 1103515245u + 12345;
+        b[k] = cons[(x >> 16) % 20];
+    }
+    snprintf(b + k, n - k, ".com");
+}
+
+static void test_burst(void)
+{
+    CU_ASSERT_EQUAL_FATAL(start(NULL, 0), 0);
+    struct dns_rec d;
+    char nm[64];
+    /* four DGA-like NXDOMAIN names: not yet */
+    for (unsigned i = 0; i < 4; i++) {
+        dga_name(nm, sizeof(nm), i);
+        CU_ASSERT(dga_score(model, nm) > dga_model_threshold(model));
+        dns_rec_make(&d, 10, nm, 3, T0 + i * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 0);
+    /* the same names again are not new names */
+    for (unsigned i = 0; i < 4; i++) {
+        dga_name(nm, sizeof(nm), i);
+        dns_rec_make(&d, 10, nm, 3, T0 + (5 + i) * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 0);
+    /* resolving names and benign NXDOMAINs do not count */
+    dga_name(nm, sizeof(nm), 100);
+    dns_rec_make(&d, 10, nm, 0, T0 + 10 * S);
+    det_dga_ops.on_dns(st, &d);
+    dns_rec_make(&d, 10, "www.gooogle.com", 3, T0 + 10 * S);
+    det_dga_ops.on_dns(st, &d);
+    CU_ASSERT_EQUAL(n_got, 0);
+    /* the fifth distinct one within 60 s: a finding */
+    dga_name(nm, sizeof(nm), 4);
+    dns_rec_make(&d, 10, nm, 3, T0 + 11 * S);
+    det_dga_ops.on_dns(st, &d);
+    CU_ASSERT_EQUAL_FATAL(n_got, 1);
+    CU_ASSERT_STRING_EQUAL(got[0].type, T_B);
+    CU_ASSERT_DOUBLE_EQUAL(got[0].severity, 8.0, 1e-9);
+    CU_ASSERT_EQUAL(got[0].action, FC_DNS_REQUEST);
+    CU_ASSERT_EQUAL(got[0].role, FC_ACTOR);
+    CU_ASSERT_EQUAL(got[0].direction, FC_OUTBOUND);
+    CU_ASSERT_STRING_EQUAL(got[0].domain, nm);
+    CU_ASSERT_EQUAL(got[0].remote.b[3], 2);
+    CU_ASSERT_EQUAL(got[0].local.b[3], 10);
+    CU_ASSERT(strstr(got[0].info, "\"nxdomainBurst\":5") != NULL);
+    CU_ASSERT(strstr(got[0].info, "\"sampleNames\":[\"") != NULL);
+    CU_ASSERT(strstr(got[0].info, "\"dgaScore\":0.") != NULL);
+    /* more within report_interval: no repeat; after it: one more */
+    for (unsigned i = 5; i < 10; i++) {
+        dga_name(nm, sizeof(nm), i);
+        dns_rec_make(&d, 10, nm, 3, T0 + (12 + i) * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 1);
+    for (unsigned i = 10; i < 15; i++) {
+        dga_name(nm, sizeof(nm), i);
+        dns_rec_make(&d, 10, nm, 3, T0 + (400 + i) * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 2);
+    /* a slow client: 5 names spread over 5 minutes is not a burst */
+    for (unsigned i = 20; i < 26; i++) {
+        dga_name(nm, sizeof(nm), i);
+        dns_rec_make(&d, 11, nm, 3, T0 + (i - 20) * 61 * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 2);
+    stop();
+}
+
+static void test_whitelist(void)
+{
+    const char *p = "/tmp/mg_test_dga_wl.txt";
+    char nm[64], line[256];
+    FILE *f = fopen(p, "w");
+    for (unsigned i = 0; i < 6; i++) {
+        dga_name(nm, sizeof(nm), 200 + i);
+        snprintf(line, sizeof(line), "%s  # test\n", nm);
+        fputs(line, f);
+    }
+    fclose(f);
+    char set[128];
+    snprintf(set, sizeof(set), "detect.dga.whitelist=%s", p);
+    const char *sets[] = { set };
+    CU_ASSERT_EQUAL_FATAL(start(sets, 1), 0);
+    struct dns_rec d;
+    for (unsigned i = 0; i < 6; i++) {
+        dga_name(nm, sizeof(nm), 200 + i);
+        char sub[80];
+        snprintf(sub, sizeof(sub), "api.%s", nm);       /* under a whitelisted domain */
+        dns_rec_make(&d, 10, sub, 3, T0 + i * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 0);
+    stop();
+    write_file(p, "not a domain\n");
+    CU_ASSERT_EQUAL(start(sets, 1), -1);
+    CU_ASSERT(strstr(err, "mg_test_dga_wl.txt:1:") != NULL);
+    stop();
+    remove(p);
+}
+
+static void test_threat_list_dga(void)
+{
+    static const char list[] = "xkqzvbnw.biz\n*.dgafam.example\n";
+    char w[256], e[256];
+    cur_lists = lists_load_buffer(list, sizeof(list) - 1, "txt", w, sizeof(w), e, sizeof(e));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cur_lists);
+    /* lists_load_buffer names the category "test": nothing */
+    CU_ASSERT_EQUAL_FATAL(start(NULL, 0), 0);
+    struct dns_rec d;
+    dns_rec_make(&d, 10, "xkqzvbnw.biz", 0, T0);
+    det_dga_ops.on_dns(st, &d);
+    CU_ASSERT_EQUAL(n_got, 0);
+    stop();
+    lists_free(cur_lists);
+    /* a list of category dga */
+    const char *p = "/tmp/mg_test_dga_list.txt";
+    write_file(p, list);
+    struct cfg_threat_list tl = { .name = (char *)"dga-feed", .path = (char *)p,
+                                  .category = (char *)"dga", .format = (char *)"txt" };
+    cur_lists = lists_load(NULL, &tl, 1, w, sizeof(w), e, sizeof(e));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cur_lists);
+    CU_ASSERT_EQUAL_FATAL(start(NULL, 0), 0);
+    dns_rec_make(&d, 10, "a.dgafam.example", 0, T0);
+    det_dga_ops.on_dns(st, &d);
+    CU_ASSERT_EQUAL_FATAL(n_got, 1);
+    CU_ASSERT_STRING_EQUAL(got[0].type, T_C);
+    CU_ASSERT_STRING_EQUAL(got[0].list_name, "dga-feed");
+    CU_ASSERT_STRING_EQUAL(got[0].domain, "a.dgafam.example");
+    stop();
+    lists_free(cur_lists);
+    cur_lists = NULL;
+    remove(p);
+}
+
+static void test_bounded(void)
+{
+    const char *sets[] = { "detect.dga.max_hosts=64" };
+    CU_ASSERT_EQUAL_FATAL(start(sets, 1), 0);
+    struct dns_rec d;
+    char nm[64];
+    /* 20000 spoofed clients, 2 names each: at most 64 kept, no finding */
+    for (unsigned i = 0; i < 20000; i++) {
+        dga_name(nm, sizeof(nm), i);
+        dns_rec_make(&d, 0, nm, 3, T0 + i * 1000);
+        d.client.b[2] = (uint8_t)(i >> 8);
+        d.client.b[3] = (uint8_t)i;
+        d.client.b[1] = (uint8_t)(i >> 16);
+        det_dga_ops.on_dns(st, &d);
+        det_dga_ops.on_dns(st, &d);
+    }
+    unsigned hosts;
+    unsigned long long ev;
+    det_dga_stats(st, &hosts, &ev);
+    CU_ASSERT_EQUAL(hosts, 64);
+    CU_ASSERT(ev > 10000);              /* every client whose name scored high */
+    CU_ASSERT_EQUAL(n_got, 0);
+    /* a burst from one client still works after the flood */
+    for (unsigned i = 0, k = 0; i < 5; k++) {
+        dga_name(nm, sizeof(nm), 50000 + k);
+        if (dga_score(model, nm) <= dga_model_threshold(model))
+            continue;
+        i++;
+        dns_rec_make(&d, 99, nm, 3, T0 + 30 * S + i * S);
+        d.client.b[0] = 172;
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 1);
+    stop();
+    /* disabled: init loads nothing and reports nothing */
+    const char *off[] = { "detect.dga.enabled=false", "detect.dga.model=/nonexistent" };
+    CU_ASSERT_EQUAL_FATAL(start(off, 2), 0);
+    for (unsigned i = 0; i < 6; i++) {
+        dga_name(nm, sizeof(nm), i);
+        dns_rec_make(&d, 10, nm, 3, T0 + i * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 0);
+    stop();
+}
+
+int test_det_dga_register(void)
+{
+    CU_pSuite s = CU_add_suite("det_dga", suite_init, suite_fini);
+    if (!s)
+        return -1;
+    if (!CU_add_test(s, "registrable label", test_label) ||
+        !CU_add_test(s, "features", test_features) ||
+        !CU_add_test(s, "scores of DGA and benign names", test_scores) ||
+        !CU_add_test(s, "model load errors name file:line", test_model_errors) ||
+        !CU_add_test(s, "NXDOMAIN burst per client", test_burst) ||
+        !CU_add_test(s, "whitelist", test_whitelist) ||
+        !CU_add_test(s, "threat lists of category dga", test_threat_list_dga) ||
+        !CU_add_test(s, "bounded state", test_bounded))
+        return -1;
+    return 0;
+}
