@@ -550,6 +550,7 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
     hit->dir = dir;
     hit->tcp_state = e->state;
     hit->idx = i;
+    hit->pkts = e->pkts[0] + e->pkts[1];
     hit->app = e->app;
     hit->start_ns = e->base_ns;
     return 0;

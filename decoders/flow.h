@@ -69,6 +69,7 @@ struct flow_hit {
     uint8_t outcome;        /* enum conn_outcome: this packet decided the attempt */
     uint8_t app;            /* enum app_hint known so far */
     uint32_t idx;           /* the entry, for flow_set_app() */
+    uint32_t pkts;          /* packets of the flow in this record, this one included */
     uint64_t start_ns;      /* the flow's first packet */
 };
 

@@ -355,7 +355,9 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
             continue;
         if (flow_packet_h(w->flows, &p[i], h[i], b[i].ts_ns, &hit, emit_flow, w) != 0)
             continue;                   /* mirror duplicate */
-        if (p[i].payload_len && hit.app == APP_NONE && p[i].proto == 6) {
+        /* Protocols show themselves in the first payload of either side:
+         * look only at a flow's first packets, not at every one. */
+        if (p[i].payload_len && hit.app == APP_NONE && p[i].proto == 6 && hit.pkts <= 8) {
             uint8_t app = app_classify(p[i].payload, p[i].payload_len);
             if (app) {
                 flow_set_app(w->flows, hit.idx, app);
