@@ -34,15 +34,17 @@ run_mg() {  # label, extra args...
     for i in $(seq "$RUNS"); do
         "$MG" replay "$@" --flows-out /dev/null --dns-out /dev/null \
             --stats-json "$dir/stats.json" "$pcap" 2>/dev/null
-        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["packets_per_second"], d["gbit_per_second"], d["ns_per_packet"], d["peak_rss_bytes"], d["flows"]["created"], d["wall_seconds"])' "$dir/stats.json" >>"$dir/runs.txt"
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["packets_per_second"], d["gbit_per_second"], d["ns_per_packet"], d["peak_rss_bytes"], d["flows"]["created"], d["wall_seconds"], d["worker_cpu_ns_per_packet"])' "$dir/stats.json" >>"$dir/runs.txt"
     done
-    local pps gbps ns rss
+    local pps gbps ns rss wns
+    wns=$(cut -d' ' -f7 "$dir/runs.txt" | median)
     pps=$(cut -d' ' -f1 "$dir/runs.txt" | median)
     gbps=$(cut -d' ' -f2 "$dir/runs.txt" | median)
     ns=$(cut -d' ' -f3 "$dir/runs.txt" | median)
     rss=$(cut -d' ' -f4 "$dir/runs.txt" | median)
-    printf '%-34s %8.2f Mpps %7.2f Gbit/s %7.1f ns/pkt  peak RSS %6.1f MiB   (runs: %s)\n' \
-        "$label" "$(echo "$pps/1000000" | bc -l)" "$gbps" "$ns" "$(echo "$rss/1048576" | bc -l)" \
+    printf '%-34s %8.2f Mpps %7.2f Gbit/s %7.1f ns/pkt  worker %6.1f ns/pkt CPU = %.2f Mpps/core  peak RSS %6.1f MiB   (runs: %s)\n' \
+        "$label" "$(awk -v x="$pps" 'BEGIN{print x/1e6}')" "$gbps" "$ns" "$wns" \
+        "$(awk -v x="$wns" 'BEGIN{print 1000/x}')" "$(awk -v x="$rss" 'BEGIN{print x/1048576}')" \
         "$(awk '{printf "%.2f ", $1/1e6}' "$dir/runs.txt")"
 }
 
@@ -50,10 +52,10 @@ echo "capture: $pcap, $N packets, $bytes bytes; $(nproc) cores; median of $RUNS 
 : >"$dir/cat.txt"
 for i in $(seq "$RUNS"); do
     s=$(date +%s.%N); cat "$pcap" >/dev/null; e=$(date +%s.%N)
-    echo "$N / ($e - $s)" | bc -l >>"$dir/cat.txt"
+    awk -v n="$N" -v s="$s" -v e="$e" 'BEGIN{print n/(e-s)}' >>"$dir/cat.txt"
 done
 printf '%-34s %8.2f Mpps   (reading the file only)\n' "cat > /dev/null" "$(median <"$dir/cat.txt" | awk '{print $1/1e6}')"
-run_mg "mirrorguard replay (mmap reader)"
+run_mg "mirrorguard replay (own reader)"
 run_mg "mirrorguard replay --capture pcap" --capture pcap
 python3 - "$dir/stats.json" <<'PY'
 import json, sys

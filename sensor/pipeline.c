@@ -60,18 +60,21 @@ env_emit(void *arg, const struct finding_cand *fc)
     forward(arg, REC_FINDING, fc, sizeof(*fc));
 }
 
+int
+detect_prepare(struct pipeline *p, char *err, size_t errlen)
+{
+    p->det_env = (struct det_env){ .cfg = p->cfg, .lists = env_lists, .emit = env_emit, .arg = p };
+    return det_set_init(&p->ds, &p->det_env, err, (unsigned)errlen);
+}
+
 void *
 detect_main(void *arg)
 {
     struct pipeline *p = arg;
-    struct det_set ds;
-    char err[256];
+    struct det_set ds = p->ds;      /* loaded by detect_prepare() before capture */
     unsigned ended = 0, idle = 0;
     int ended_w[MG_MAX_WORKERS] = { 0 };
-    struct det_env env = { .cfg = p->cfg, .lists = env_lists, .emit = env_emit, .arg = p };
 
-    if (det_set_init(&ds, &env, err, sizeof(err)) != 0)
-        ds.n = 0;                   /* main checked the config; not reached */
     while (ended < p->n_workers) {
         atomic_fetch_add_explicit(&p->det_epoch, 1, memory_order_release);
         unsigned got = 0;

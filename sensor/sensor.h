@@ -25,6 +25,7 @@
 #include "flow.h"
 #include "rec.h"
 #include "ring.h"
+#include "det.h"
 #include "finding.h"
 #include "findings.h"
 #include "report_redis.h"
@@ -139,9 +140,15 @@ struct pipeline {
     pthread_t det_thread, out_thread;
     _Atomic int det_done;
     uint64_t det_drops;
+    struct det_set ds;              /* the detectors, loaded before capture starts */
+    struct det_env det_env;
     int block;
 };
 
+/* Load the detectors (models, tables) before capture starts, so a live
+ * sensor drops nothing while a model loads and a bad model file stops it
+ * at once. 0, or -1 with a message. */
+int   detect_prepare(struct pipeline *p, char *err, size_t errlen);
 void *detect_main(void *arg);
 void *output_main(void *arg);
 
