@@ -3,6 +3,8 @@
 
 #include <libpsl.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PSL_DAFSA "/usr/share/publicsuffix/public_suffix_list.dafsa"
@@ -76,6 +78,69 @@ two_labels(const char *d, size_t n)
     return prev ? prev + 1 : d;
 }
 
+/* A per-thread cache of answers keyed by the name's last CACHE_LABELS
+ * labels. libpsl costs thousands of instructions a call and DNS traffic asks
+ * about the same few domains again and again (and tunnels ask about one
+ * domain with ever new subdomains). The answer depends only on the public
+ * suffix plus one label, so when the registrable domain has fewer than
+ * CACHE_LABELS labels, every name ending in the same CACHE_LABELS labels has
+ * the same answer: only such answers are cached. */
+#define CACHE_LABELS 6
+#define CACHE_SLOTS  4096
+
+struct dcache {
+    uint64_t hash;
+    uint8_t labels;         /* labels of the registrable domain */
+    int8_t rc;              /* DOMAIN_OK / DOMAIN_SELF */
+    uint8_t used;
+    char key[125];          /* the last CACHE_LABELS labels */
+};
+static pthread_key_t g_cache_key;          /* per-thread cache, freed at thread exit */
+static pthread_once_t g_cache_once = PTHREAD_ONCE_INIT;
+
+static void
+cache_key_init(void)
+{
+    (void)pthread_key_create(&g_cache_key, free);
+}
+
+static struct dcache *
+thread_cache(void)
+{
+    pthread_once(&g_cache_once, cache_key_init);
+    struct dcache *c = pthread_getspecific(g_cache_key);
+    if (!c) {
+        c = calloc(CACHE_SLOTS, sizeof(*c));
+        if (c && pthread_setspecific(g_cache_key, c) != 0) {
+            free(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
+
+/* Pointer to the start of the last k labels of buf[0..n) (buf itself if
+ * it has no more). */
+static const char *
+last_labels(const char *buf, size_t n, unsigned k)
+{
+    for (size_t i = n; i-- > 0;)
+        if (buf[i] == '.' && --k == 0)
+            return buf + i + 1;
+    return buf;
+}
+
+static unsigned
+count_labels(const char *s)
+{
+    unsigned c = 1;
+    for (; *s; s++)
+        c += *s == '.';
+    return c;
+}
+
+static int registrable_uncached(char *buf, size_t n, char *out);
+
 int
 domain_registrable(const char *name, char *out, size_t outlen)
 {
@@ -106,6 +171,37 @@ domain_registrable(const char *name, char *out, size_t outlen)
         memcpy(out, buf, n + 1);
         return DOMAIN_SELF;
     }
+    const char *key = last_labels(buf, n, CACHE_LABELS);
+    size_t kl = n - (size_t)(key - buf);
+    struct dcache *cache = thread_cache();
+    if (!cache || kl >= sizeof(cache->key))
+        return registrable_uncached(buf, n, out);
+    uint64_t h = 1469598103934665603ull;            /* FNV-1a */
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ (uint8_t)key[i]) * 1099511628211ull;
+    struct dcache *c = &cache[h % CACHE_SLOTS];
+    if (c->used && c->hash == h && memcmp(c->key, key, kl + 1) == 0) {
+        const char *r = c->rc == DOMAIN_SELF ? buf : last_labels(buf, n, c->labels);
+        memcpy(out, r, n - (size_t)(r - buf) + 1);
+        return c->rc;
+    }
+    int rc = registrable_uncached(buf, n, out);
+    unsigned lab = count_labels(out);
+    if (rc == DOMAIN_SELF && count_labels(buf) >= CACHE_LABELS)
+        return rc;                      /* "the whole name": not a property of the key */
+    if (lab < CACHE_LABELS) {
+        c->used = 1;
+        c->hash = h;
+        c->labels = (uint8_t)lab;
+        c->rc = (int8_t)rc;
+        memcpy(c->key, key, kl + 1);
+    }
+    return rc;
+}
+
+static int
+registrable_uncached(char *buf, size_t n, char *out)
+{
     const char *r;
     if (g_psl) {
         r = psl_registrable_domain(g_psl, buf);

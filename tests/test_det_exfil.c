@@ -366,6 +366,36 @@ static void test_domain_registrable(void)
     CU_ASSERT_EQUAL(domain_registrable(NULL, out, sizeof(out)), DOMAIN_ERR);
 }
 
+/* The per-thread cache must give exactly the first (uncached) answers,
+ * also for names that share their last labels with a cached one. */
+static void test_domain_cache(void)
+{
+    static const char *const names[] = {
+        "a.b.example.co.uk", "x.a.b.example.co.uk", "co.uk", "com", "example.com",
+        "q1.q2.q3.q4.q5.q6.q7.example.com", "z.q2.q3.q4.q5.q6.q7.example.com",
+        "d111.cloudfront.net", "x.y.d111.cloudfront.net", "a.b.c.d.e.f.g.h.i.j",
+        "b.c.d.e.f.g.h.i.j", "s3.eu-west-1.amazonaws.com", "bkt.s3.eu-west-1.amazonaws.com",
+        "a.ck", "www.a.ck", "localhost", "xn--mnchen-3ya.de", "w.xn--mnchen-3ya.de",
+    };
+    char first[64][256], again[256];
+    int rc1[64];
+    size_t n = sizeof(names) / sizeof(names[0]);
+    for (size_t i = 0; i < n; i++)
+        rc1[i] = domain_registrable(names[i], first[i], sizeof(first[i]));
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < n; i++) {
+            CU_ASSERT_EQUAL(domain_registrable(names[i], again, sizeof(again)), rc1[i]);
+            CU_ASSERT_STRING_EQUAL(again, first[i]);
+        }
+    /* a tunnel: ever new subdomains under one domain */
+    char name[128], out[256];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof(name), "%08x.%04x.t.tunnel-iodine.example", i * 2654435761u, i);
+        CU_ASSERT_EQUAL(domain_registrable(name, out, sizeof(out)), DOMAIN_OK);
+        CU_ASSERT_STRING_EQUAL(out, "tunnel-iodine.example");
+    }
+}
+
 int test_det_exfil_register(void)
 {
     CU_pSuite s = CU_add_suite("det_exfil", NULL, NULL);
@@ -380,7 +410,8 @@ int test_det_exfil_register(void)
         !CU_add_test(s, "PTR, DNS-SD, mDNS, DKIM: nothing", test_ptr_mdns) ||
         !CU_add_test(s, "bounded state", test_bounded) ||
         !CU_add_test(s, "disabled", test_disabled) ||
-        !CU_add_test(s, "registrable domains (libpsl)", test_domain_registrable))
+        !CU_add_test(s, "registrable domains (libpsl)", test_domain_registrable) ||
+        !CU_add_test(s, "registrable domain cache gives libpsl's answers", test_domain_cache))
         return -1;
     return 0;
 }
