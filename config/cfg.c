@@ -351,6 +351,41 @@ static const struct key detect_dga_keys[] = {
     KEND
 };
 
+/* detect.beacon (detect/det_beacon.c). min_connections <= 64: the ring. */
+static const struct key detect_beacon_keys[] = {
+    KBOOL("enabled", detect.beacon.enabled, "true"),
+    KU32("min_connections", detect.beacon.min_connections, 4, 64, "20"),
+    KDBL("score_threshold", detect.beacon.score_threshold, 0, 1, "0.7"),
+    KDBL("max_jitter", detect.beacon.max_jitter, 0, 10, "0.3"),
+    KU32("min_interval", detect.beacon.min_interval, 0, 86400, "2"),
+    KDBL("max_duty", detect.beacon.max_duty, 0, 1000, "0.25"),
+    KU32("window", detect.beacon.window, 60, 604800, "86400"),
+    KU32("report_interval", detect.beacon.report_interval, 1, 604800, "3600"),
+    KU32("max_pairs", detect.beacon.max_pairs, 16, 16777216, "8192"),
+    KPORTS("skip_ports", detect.beacon.skip_ports, detect.beacon.n_skip_ports, "123 53"),
+    KBOOL("skip_internal", detect.beacon.skip_internal, "true"),
+    KEND
+};
+
+/* detect.dos (detect/det_dos.c). 443 is not in udp_tcp_ports: UDP/443 is QUIC. */
+static const struct key detect_dos_keys[] = {
+    KBOOL("enabled", detect.dos.enabled, "true"),
+    KU32("window_seconds", detect.dos.window_seconds, 1, 3600, "10"),
+    KU32("tcp_syn_pps", detect.dos.tcp_syn_pps, 1, 100000000, "500"),
+    KU32("udp_pps", detect.dos.udp_pps, 1, 100000000, "5000"),
+    KU32("dns_pps", detect.dos.dns_pps, 1, 100000000, "500"),
+    KU32("udp_tcp_ports_pps", detect.dos.udp_tcp_ports_pps, 1, 100000000, "1000"),
+    KU32("unusual_pps", detect.dos.unusual_pps, 1, 100000000, "1000"),
+    KU32("min_packets", detect.dos.min_packets, 1, 100000000, "200"),
+    KU32("min_packets_per_port", detect.dos.min_packets_per_port, 1, 1000000, "10"),
+    KDBL("max_reply_ratio", detect.dos.max_reply_ratio, 0, 1, "0.1"),
+    KPORTS("udp_tcp_ports", detect.dos.udp_tcp_ports, detect.dos.n_udp_tcp_ports,
+           "21 22 23 25 80 110 143 445 1433 3306 3389 5432 8080"),
+    KU32("report_interval", detect.dos.report_interval, 1, 86400, "300"),
+    KU32("max_pairs", detect.dos.max_pairs, 16, 16777216, "16384"),
+    KEND
+};
+
 static const struct key detect_keys[] = {
     KMAP("scan", detect_scan_keys),
     KMAP("brute", brute_keys),
@@ -358,6 +393,8 @@ static const struct key detect_keys[] = {
     KMAP("mining", detect_mining_keys),
     KMAP("exfil", detect_exfil_keys),
     KMAP("dga", detect_dga_keys),
+    KMAP("beacon", detect_beacon_keys),
+    KMAP("dos", detect_dos_keys),
     KEND
 };
 #undef T

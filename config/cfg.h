@@ -248,6 +248,34 @@ struct cfg {
             uint32_t max_hosts;             /* clients tracked (LRU), default 4096 */
             uint32_t report_interval;       /* seconds between repeat candidates, default 300 */
         } dga;
+        struct {                    /* detect.beacon: detect/det_beacon.c, beaconing */
+            bool enabled;                   /* default true */
+            uint32_t min_connections;       /* per (instance, remote, port), 4..64, default 20 */
+            double score_threshold;         /* combined RITA-like score, 0..1, default 0.7 */
+            double max_jitter;              /* (P90 - P10) / (1.6 median) of intervals, 0.3 */
+            uint32_t min_interval;          /* median interval, seconds, default 2 */
+            double max_duty;                /* median duration / median interval, default 0.25 */
+            uint32_t window;                /* seconds of connections kept, default 86400 */
+            uint32_t report_interval;       /* seconds between repeat candidates, default 3600 */
+            uint32_t max_pairs;             /* (instance, remote, port) entries, LRU, 8192 */
+            uint16_t skip_ports[CFG_MAX_PORTS]; unsigned n_skip_ports;  /* [123, 53] */
+            bool skip_internal;             /* ignore remotes in home_net, default true */
+        } beacon;
+        struct {                    /* detect.dos: detect/det_dos.c, outbound DoS */
+            bool enabled;                   /* default true */
+            uint32_t window_seconds;        /* rate window, default 10 */
+            uint32_t tcp_syn_pps;           /* half-open SYNs/s to one remote, default 500 */
+            uint32_t udp_pps;               /* UDP packets/s to one remote, default 5000 */
+            uint32_t dns_pps;               /* DNS query packets/s to one server, default 500 */
+            uint32_t udp_tcp_ports_pps;     /* UDP to udp_tcp_ports, packets/s, default 1000 */
+            uint32_t unusual_pps;           /* other IP protocols, packets/s, default 1000 */
+            uint32_t min_packets;           /* a window needs this many, default 200 */
+            uint32_t min_packets_per_port;  /* .Tcp: SYNs per distinct port, default 10 */
+            double max_reply_ratio;         /* UDP/other: replies / sent at most, default 0.1 */
+            uint16_t udp_tcp_ports[CFG_MAX_PORTS]; unsigned n_udp_tcp_ports;
+            uint32_t report_interval;       /* seconds between repeat candidates, default 300 */
+            uint32_t max_pairs;             /* (instance, remote) entries, LRU, default 16384 */
+        } dos;
     } detect;
 };
 

@@ -13,6 +13,8 @@ static const struct det_ops *const det_all[] = {
     &det_mining_ops,
     &det_exfil_ops,
     &det_dga_ops,
+    &det_beacon_ops,
+    &det_dos_ops,
 };
 
 int

@@ -21,6 +21,8 @@ int test_det_dnsmisc_register(void);
 int test_det_mining_register(void);
 int test_det_exfil_register(void);
 int test_det_dga_register(void);
+int test_det_beacon_register(void);
+int test_det_dos_register(void);
 
 static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "ring", test_ring_register },
@@ -39,6 +41,8 @@ static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "det_mining", test_det_mining_register },
     { "det_exfil", test_det_exfil_register },
     { "det_dga", test_det_dga_register },
+    { "det_beacon", test_det_beacon_register },
+    { "det_dos", test_det_dos_register },
 };
 
 int main(int argc, char **argv)

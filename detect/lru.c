@@ -1,0 +1,143 @@
+/* detect/lru.c - fixed-capacity LRU hash table; see lru.h. */
+#include "lru.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL 0xffffffffu
+
+static inline struct lru_hdr *
+ent(const struct lru *t, uint32_t i)
+{
+    return (struct lru_hdr *)(t->mem + (size_t)i * t->esz);
+}
+
+static inline const void *
+key_of(const struct lru *t, const struct lru_hdr *h)
+{
+    return (const uint8_t *)h + t->key_off;
+}
+
+static inline uint64_t
+mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t
+hash_bytes(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, b, 8);
+        h = mix64(h ^ v);
+        b += 8;
+        n -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, b, n);
+    return mix64(h ^ v);
+}
+
+int
+lru_init(struct lru *t, uint32_t cap, size_t esz, size_t key_off, size_t key_len)
+{
+    memset(t, 0, sizeof(*t));
+    uint32_t nb = 1;
+    while (nb < cap)
+        nb <<= 1;
+    t->mem = calloc(cap, esz);
+    t->bkt = malloc((size_t)nb * sizeof(uint32_t));
+    if (!t->mem || !t->bkt)
+        return -1;
+    memset(t->bkt, 0xff, (size_t)nb * sizeof(uint32_t));
+    t->esz = esz;
+    t->key_off = key_off;
+    t->key_len = key_len;
+    t->cap = cap;
+    t->mask = nb - 1;
+    t->head = t->tail = NIL;
+    return 0;
+}
+
+void
+lru_free(struct lru *t)
+{
+    free(t->mem);
+    free(t->bkt);
+    t->mem = NULL;
+    t->bkt = NULL;
+}
+
+static void
+unlink_lru(struct lru *t, uint32_t i)
+{
+    struct lru_hdr *h = ent(t, i);
+    if (h->prev != NIL)
+        ent(t, h->prev)->next = h->next;
+    else
+        t->head = h->next;
+    if (h->next != NIL)
+        ent(t, h->next)->prev = h->prev;
+    else
+        t->tail = h->prev;
+}
+
+static void
+to_front(struct lru *t, uint32_t i)
+{
+    struct lru_hdr *h = ent(t, i);
+    h->prev = NIL;
+    h->next = t->head;
+    if (t->head != NIL)
+        ent(t, t->head)->prev = i;
+    t->head = i;
+    if (t->tail == NIL)
+        t->tail = i;
+}
+
+static uint32_t
+evict(struct lru *t)
+{
+    uint32_t i = t->tail;
+    struct lru_hdr *h = ent(t, i);
+    uint32_t *pp = &t->bkt[hash_bytes(key_of(t, h), t->key_len) & t->mask];
+    while (*pp != NIL && *pp != i)
+        pp = &ent(t, *pp)->hnext;
+    if (*pp == i)
+        *pp = h->hnext;
+    unlink_lru(t, i);
+    t->evicted++;
+    return i;
+}
+
+void *
+lru_get(struct lru *t, const void *key)
+{
+    uint32_t b = (uint32_t)hash_bytes(key, t->key_len) & t->mask;
+    for (uint32_t i = t->bkt[b]; i != NIL; i = ent(t, i)->hnext) {
+        struct lru_hdr *h = ent(t, i);
+        if (!memcmp(key_of(t, h), key, t->key_len)) {
+            if (t->head != i) {
+                unlink_lru(t, i);
+                to_front(t, i);
+            }
+            return h;
+        }
+    }
+    uint32_t i = t->n < t->cap ? t->n++ : evict(t);
+    struct lru_hdr *h = ent(t, i);
+    memset(h, 0, t->esz);
+    memcpy((uint8_t *)h + t->key_off, key, t->key_len);
+    h->hnext = t->bkt[b];
+    t->bkt[b] = i;
+    to_front(t, i);
+    return h;
+}
