@@ -386,6 +386,27 @@ static const struct key detect_dos_keys[] = {
     KEND
 };
 
+/* detect.baseline (detect/det_baseline.c). spam_min_hosts <= 64: the ring. */
+static const struct key detect_baseline_keys[] = {
+    KBOOL("enabled", detect.baseline.enabled, "true"),
+    KU32("learning_seconds", detect.baseline.learning_seconds, 0, 31536000, "86400"),
+    KU32("learning_max_gap", detect.baseline.learning_max_gap, 1, 31536000, "3600"),
+    KSTR("state_file", detect.baseline.state_file, ""),
+    KU32("save_interval", detect.baseline.save_interval, 1, 604800, "3600"),
+    KU32("max_instances", detect.baseline.max_instances, 16, 1048576, "4096"),
+    KU32("max_ports", detect.baseline.max_ports, 1, 4096, "256"),
+    KU32("max_reported", detect.baseline.max_reported, 16, 16777216, "16384"),
+    KDBL("volume_k", detect.baseline.volume_k, 0, 1000, "6"),
+    KU32("volume_min_bytes", detect.baseline.volume_min_bytes, 1, 4294967295u, "104857600"),
+    KU32("volume_min_samples", detect.baseline.volume_min_samples, 2, 1000000000, "20"),
+    KPORTS("smtp_ports", detect.baseline.smtp_ports, detect.baseline.n_smtp_ports, "25 465 587"),
+    KU32("spam_min_hosts", detect.baseline.spam_min_hosts, 2, 64, "20"),
+    KU32("spam_new_hosts", detect.baseline.spam_new_hosts, 1, 64, "5"),
+    KU32("spam_window_seconds", detect.baseline.spam_window_seconds, 1, 86400, "600"),
+    KU32("report_interval", detect.baseline.report_interval, 1, 604800, "3600"),
+    KEND
+};
+
 static const struct key detect_keys[] = {
     KMAP("scan", detect_scan_keys),
     KMAP("brute", brute_keys),
@@ -395,6 +416,7 @@ static const struct key detect_keys[] = {
     KMAP("dga", detect_dga_keys),
     KMAP("beacon", detect_beacon_keys),
     KMAP("dos", detect_dos_keys),
+    KMAP("baseline", detect_baseline_keys),
     KEND
 };
 #undef T

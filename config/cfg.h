@@ -276,6 +276,24 @@ struct cfg {
             uint32_t report_interval;       /* seconds between repeat candidates, default 300 */
             uint32_t max_pairs;             /* (instance, remote) entries, LRU, default 16384 */
         } dos;
+        struct {                    /* detect.baseline: detect/det_baseline.c, learned behaviour */
+            bool enabled;                   /* default true */
+            uint32_t learning_seconds;      /* per instance, from its first flow, default 86400 */
+            uint32_t learning_max_gap;      /* a silence counts at most this as learning, 3600 */
+            char *state_file;               /* baselines kept across restarts; "" = off */
+            uint32_t save_interval;         /* seconds of packet time between saves, 3600 */
+            uint32_t max_instances;         /* instances tracked (LRU), default 4096 */
+            uint32_t max_ports;             /* learned ports above this: exempt, default 256 */
+            uint32_t max_reported;          /* (instance, remote, port) reported, LRU, 16384 */
+            double volume_k;                /* mean + k stddev of bytes per record, default 6 */
+            uint32_t volume_min_bytes;      /* ... and at least this many bytes, 100 MiB */
+            uint32_t volume_min_samples;    /* records learned before judging, default 20 */
+            uint16_t smtp_ports[CFG_MAX_PORTS]; unsigned n_smtp_ports;  /* [25, 465, 587] */
+            uint32_t spam_min_hosts;        /* distinct SMTP remotes in the window, default 20 */
+            uint32_t spam_new_hosts;        /* ... or this many not learned, after learning, 5 */
+            uint32_t spam_window_seconds;   /* default 600 */
+            uint32_t report_interval;       /* seconds between repeat volume/spam candidates, 3600 */
+        } baseline;
     } detect;
 };
 

@@ -15,6 +15,7 @@ static const struct det_ops *const det_all[] = {
     &det_dga_ops,
     &det_beacon_ops,
     &det_dos_ops,
+    &det_baseline_ops,
 };
 
 int

@@ -63,6 +63,7 @@ extern const struct det_ops det_exfil_ops;      /* det_exfil.c: DNS data exfiltr
 extern const struct det_ops det_dga_ops;        /* det_dga.c: DGA names (NXDOMAIN bursts), dga threat lists */
 extern const struct det_ops det_beacon_ops;   /* det_beacon.c: regular-interval beaconing */
 extern const struct det_ops det_dos_ops;      /* det_dos.c: outbound denial of service */
+extern const struct det_ops det_baseline_ops; /* det_baseline.c: unusual ports, volume, spambot */
 
 /* Shared helper: is a in one of c's home_net CIDRs? */
 int det_in_home_net(const struct cfg *c, const struct mg_addr *a, int family);

@@ -4,6 +4,7 @@
   scripts/scen_flows.py beacon       --out pcaps/beacon       [--seed 1]
   scripts/scen_flows.py dos-out      --out pcaps/dos-out      [--seed 1]
   scripts/scen_flows.py benign-flows --out pcaps/benign-flows [--seed 1]
+  scripts/scen_flows.py baseline     --out pcaps/baseline     [--seed 1]
   scripts/scen_flows.py all --out-root pcaps [--seed 1]
 
 beacon: instance 10.0.1.50 calls 203.0.113.66:443 every 60 s +-20% (uniform)
@@ -21,6 +22,11 @@ benign-flows: instance 10.0.1.70 uploads a backup to S3 over 4 parallel TCP
 connections and 200 short HTTPS PUTs (handshakes answered), runs a QUIC
 (UDP/443) download, and sends a video stream (RTP-like UDP, 800 packets/s
 with receiver reports back). Default thresholds: no DoS and no beacon finding.
+baseline (det_baseline.c, sensor.yaml: learning_seconds 1800, volume_min_bytes
+5000000): instance 10.0.1.80 uses HTTPS and HTTP (and once 8443) at irregular
+times for 30 minutes, then keeps doing so and also connects to 192.0.2.89:1389
+(a log4j callback), 192.0.2.90:6667 and uploads 6 MB to 203.0.113.81:443;
+instance 10.0.1.81 opens SMTP (25) to 25 distinct hosts within 5 minutes.
 
 Each folder gets input.pcap (VXLAN as AWS Traffic Mirroring delivers it, one
 VNI per instance; bulk data packets are captured to 160 bytes with their
@@ -46,11 +52,16 @@ SNAP = 160
 T_BEACON = "Backdoor:EC2/Beaconing"
 DOS = "Backdoor:EC2/DenialOfService."
 T_DOS = [DOS + k for k in ("Tcp", "Udp", "Dns", "UdpOnTcpPorts", "UnusualProtocol")]
+T_PORT = "Behavior:EC2/NetworkPortUnusual"
+T_VOLUME = "Behavior:EC2/TrafficVolumeUnusual"
+T_SPAM = "Backdoor:EC2/Spambot"
 INSTANCES = {   # ip: (vni, eni, instance id, mac)
     "10.0.1.50": (4250, "eni-0a1b2c3d4e5f60050", "i-0bcn0000000000050", "0a:00:00:00:01:32"),
     "10.0.1.51": (4251, "eni-0a1b2c3d4e5f60051", "i-0crn0000000000051", "0a:00:00:00:01:33"),
     "10.0.1.60": (4260, "eni-0a1b2c3d4e5f60060", "i-0dos0000000000060", "0a:00:00:00:01:3c"),
     "10.0.1.70": (4270, "eni-0a1b2c3d4e5f60070", "i-0bkp0000000000070", "0a:00:00:00:01:46"),
+    "10.0.1.80": (4280, "eni-0a1b2c3d4e5f60080", "i-0bsl0000000000080", "0a:00:00:00:01:50"),
+    "10.0.1.81": (4281, "eni-0a1b2c3d4e5f60081", "i-0spm0000000000081", "0a:00:00:00:01:51"),
 }
 
 
@@ -213,7 +224,7 @@ def dos_out(rnd):
                  "Trojan:EC2/DNSDataExfiltration (its rate rule), as a water-torture attack "
                  "would: expected.json has it" % N,
     }
-    return m, truth, "Outbound denial of service, five kinds", [h], {"udp_pps": 1000}
+    return m, truth, "Outbound denial of service, five kinds", [h], {"dos": {"udp_pps": 1000}}
 
 
 def benign_flows(rnd):
@@ -261,7 +272,60 @@ def benign_flows(rnd):
     return m, truth, "Busy legitimate clients", [h], {}
 
 
-CASES = {"beacon": beacon, "dos-out": dos_out, "benign-flows": benign_flows}
+def baseline(rnd):
+    m = Mirror()
+    h, spam = "10.0.1.80", "10.0.1.81"
+    learn = 1800
+    end = T0 + 3600 * S
+    t = T0
+    while t < end:          # irregular HTTPS and HTTP, before and after learning
+        tls_exchange(m, rnd, h, h, "203.0.113.80", rnd.randrange(30000, 60000), 443, t,
+                     rnd.randrange(1500, 6000), rnd.randrange(3000, 20000))
+        if rnd.random() < 0.4:
+            tls_exchange(m, rnd, h, h, "198.51.100.80", rnd.randrange(30000, 60000), 80,
+                         t + 2 * S, rnd.randrange(300, 900), rnd.randrange(2000, 9000))
+        t += rnd.randrange(10, 120) * S
+    # a port used once while learning, again after it to another remote: not unusual
+    tls_exchange(m, rnd, h, h, "203.0.113.82", 45001, 8443, T0 + 600 * S, 1000, 2000)
+    tls_exchange(m, rnd, h, h, "203.0.113.83", 45002, 8443, T0 + 2400 * S, 1000, 2000)
+    # after learning: LDAP callback to 1389, IRC, a 6 MB upload on a learned port
+    tls_exchange(m, rnd, h, h, "192.0.2.89", 45003, 1389, T0 + 2500 * S, 200, 1200)
+    tls_exchange(m, rnd, h, h, "192.0.2.90", 45004, 6667, T0 + 2600 * S, 300, 600)
+    s = P.TcpSession(rnd, h, "203.0.113.81", 45005, 443, T0 + 2700 * S, rtt_ns=5 * MS)
+    s.handshake()
+    s.send("c2s", P.rb(rnd, 517))
+    s.send("s2c", P.rb(rnd, 4000))
+    s.send("c2s", P.rb(rnd, 6_000_000), ack_every=4)
+    s.send("s2c", P.rb(rnd, 300))
+    s.close()
+    m.session(h, s)
+    # spambot: SMTP to 25 distinct hosts within 5 minutes
+    for i in range(25):
+        tls_exchange(m, rnd, spam, spam, "198.51.100.%d" % (100 + i), 46000 + i, 25,
+                     T0 + 300 * S + i * 12 * S, rnd.randrange(2000, 4000), 400)
+    truth = {
+        "findings": [
+            {"type": T_PORT, "local": h, "remote": "192.0.2.89", "min_count": 1},
+            {"type": T_PORT, "local": h, "remote": "192.0.2.90", "min_count": 1},
+            {"type": T_VOLUME, "local": h, "remote": "203.0.113.81", "min_count": 1},
+            {"type": T_SPAM, "local": spam, "remote": "198.51.100.119", "min_count": 1},
+        ],
+        "forbidden_types": T_DOS + [T_BEACON],
+        "notes": "sensor.yaml: detect.baseline.learning_seconds 1800 (default 86400) and "
+                 "volume_min_bytes 5000000 (default 100 MiB) to keep the capture short. "
+                 "10.0.1.80 learns 443, 80 and 8443 in its first 30 minutes (irregular "
+                 "HTTPS/HTTP, no beacon); after learning 192.0.2.89:1389 (High, log4j "
+                 "callback port) and 192.0.2.90:6667 are NetworkPortUnusual, 8443 to a new "
+                 "remote is not, and a 6 MB upload to 203.0.113.81:443 is "
+                 "TrafficVolumeUnusual; 10.0.1.81 opens SMTP to 25 distinct hosts in 5 "
+                 "minutes: Spambot (while still learning: the window rule)",
+    }
+    return m, truth, "Learned baselines: unusual ports, volume, spam", [h, spam], \
+        {"baseline": {"learning_seconds": learn, "volume_min_bytes": 5000000}}
+
+
+CASES = {"beacon": beacon, "dos-out": dos_out, "benign-flows": benign_flows,
+         "baseline": baseline}
 
 
 def gen(name, out, seed):
@@ -282,7 +346,9 @@ def gen(name, out, seed):
                  "subnet_id: subnet-0app00000001 }" % (vni, eni, iid))
     y += ["findings:", "  publishing_frequency: 60"]
     if dos:
-        y += ["detect:", "  dos:"] + ["    %s: %s" % kv for kv in sorted(dos.items())]
+        y.append("detect:")
+        for sec, kv in sorted(dos.items()):
+            y += ["  %s:" % sec] + ["    %s: %s" % x for x in sorted(kv.items())]
     y.append("")
     with open(os.path.join(out, "sensor.yaml"), "w") as f:
         f.write("\n".join(y))

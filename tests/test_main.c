@@ -23,6 +23,7 @@ int test_det_exfil_register(void);
 int test_det_dga_register(void);
 int test_det_beacon_register(void);
 int test_det_dos_register(void);
+int test_det_baseline_register(void);
 
 static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "ring", test_ring_register },
@@ -43,6 +44,7 @@ static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "det_dga", test_det_dga_register },
     { "det_beacon", test_det_beacon_register },
     { "det_dos", test_det_dos_register },
+    { "det_baseline", test_det_baseline_register },
 };
 
 int main(int argc, char **argv)
