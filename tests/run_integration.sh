@@ -142,6 +142,31 @@ done < <(find "$SHARED/pcaps" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -
 if [ "$fp" = 0 ]; then ok "no finding at all on $nb benign real captures"; else bad "$fp of $nb benign real captures have findings"; fi
 if [ "$fn" = 0 ]; then ok "the $na real attack captures give exactly their finding type (SSH guessing, Stratum, DNS tunnels)"; else bad "$fn of $na real attack captures missed"; fi
 
+# ---- DPDK replay (--capture dpdk: EAL, one net_pcap vdev per file): the same
+# flow records, DNS records and findings as the file reader, byte for byte
+if "$MG" --version | grep -qw dpdk; then
+    DEMO_CFG=pcaps/demo/sensor.yaml; TL_CFG=pcaps/threat-lists/sensor.yaml
+    while read -r name cfg files; do
+        for f in $files; do [ -f "$f" ] || continue 2; done
+        # shellcheck disable=SC2086
+        "$MG" replay -c "$cfg" --flows-out "$OUT/dp-$name.file.flows" --dns-out "$OUT/dp-$name.file.dns" \
+            --findings-out "$OUT/dp-$name.file.find" $files 2>/dev/null
+        # shellcheck disable=SC2086
+        check "dpdk replay runs: $name" "$MG" replay -c "$cfg" --capture dpdk --flows-out "$OUT/dp-$name.dpdk.flows" \
+            --dns-out "$OUT/dp-$name.dpdk.dns" --findings-out "$OUT/dp-$name.dpdk.find" $files
+        for k in flows dns find; do
+            check "dpdk replay = file reader ($k): $name" cmp "$OUT/dp-$name.file.$k" "$OUT/dp-$name.dpdk.$k"
+        done
+    done <<EOF
+demo $DEMO_CFG pcaps/demo/mirror-demo.pcap
+threat-lists $TL_CFG pcaps/threat-lists/input.pcap
+two-files $TL_CFG pcaps/threat-lists/input.pcap pcaps/demo/mirror-demo.pcap
+EOF
+else
+    echo "skip dpdk replay: $MG is built without DPDK"
+    expect_exit 2 "--capture dpdk without DPDK says so" sh -c "\"$MG\" replay --capture dpdk pcaps/demo/mirror-demo.pcap 2>&1 | grep -q 'built without DPDK' && exit 2"
+fi
+
 # ---- Redis: fields, exactly once across a Redis kill, spool across restarts, AUTH
 check "redis delivery end to end (tests/redis_e2e.sh)" tests/redis_e2e.sh "$MG" "$OUT"
 
