@@ -18,46 +18,9 @@ uint64_t det_dnsmisc_counter(const void *state, const char *name);
 #define S  1000000000ull
 #define MAXGOT 256
 
-static struct finding_cand got[MAXGOT];
-static unsigned n_got;
-static struct cfg cfg;
-static void *st;
-static char err[4096];
-
-static void collect(void *arg, const struct finding_cand *fc)
-{
-    (void)arg;
-    if (n_got < MAXGOT)
-        got[n_got] = *fc;
-    n_got++;
-}
-
-static const struct lists *no_lists(void *arg)
-{
-    (void)arg;
-    return NULL;
-}
-
-static int start(const char *const *sets, unsigned n)
-{
-    memset(&cfg, 0, sizeof(cfg));
-    if (cfg_load(&cfg, NULL, sets, n, err, sizeof(err)) != 0) {
-        fprintf(stderr, "\ncfg: %s\n", err);
-        return -1;
-    }
-    static struct det_env env;
-    env.cfg = &cfg;
-    env.lists = no_lists;
-    env.emit = collect;
-    n_got = 0;
-    return det_dnsmisc_ops.init(&st, &env, err, sizeof(err));
-}
-
-static void stop(void)
-{
-    det_dnsmisc_ops.fini(st);
-    cfg_free(&cfg);
-}
+#define DH_OPS det_dnsmisc_ops
+#define DH_MAXGOT MAXGOT
+#include "det_harness.h"
 
 static void addr(struct mg_addr *a, const char *s, int fam)
 {

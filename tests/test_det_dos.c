@@ -17,44 +17,9 @@ int64_t det_dos_stat(const void *state, const char *name);
 #define S 1000000000ull
 #define T0 (1714564800ull * S)
 
-static struct finding_cand got[64];
-static unsigned n_got;
-static struct cfg cfg;
-static void *st;
-static char err[4096];
-
-static void collect(void *arg, const struct finding_cand *fc)
-{
-    (void)arg;
-    if (n_got < 64)
-        got[n_got] = *fc;
-    n_got++;
-}
-
-static const struct lists *no_lists(void *arg)
-{
-    (void)arg;
-    return NULL;
-}
-
-static int start(const char *const *sets, unsigned n)
-{
-    memset(&cfg, 0, sizeof(cfg));
-    if (cfg_load(&cfg, NULL, sets, n, err, sizeof(err)) != 0)
-        return -1;
-    static struct det_env env;
-    env.cfg = &cfg;
-    env.lists = no_lists;
-    env.emit = collect;
-    n_got = 0;
-    return det_dos_ops.init(&st, &env, err, sizeof(err));
-}
-
-static void stop(void)
-{
-    det_dos_ops.fini(st);
-    cfg_free(&cfg);
-}
+#define DH_OPS det_dos_ops
+#define DH_MAXGOT 64
+#include "det_harness.h"
 
 /* A flow record: n0 packets src->dst over [t, t+dur], n1 back. */
 static void rec(const char *src, const char *dst, uint8_t proto, uint16_t sport, uint16_t dport,

@@ -29,51 +29,12 @@ uint64_t det_exfil_counter(const void *state, const char *name);
 #define MAXGOT 256
 #define EXFIL_T "Trojan:EC2/DNSDataExfiltration"
 
-static struct finding_cand got[MAXGOT];
-static unsigned n_got;
-static struct cfg cfg;
-static void *st;
-static char err[4096];
+#define DH_OPS det_exfil_ops
+#define DH_MAXGOT MAXGOT
+#include "det_harness.h"
+
 static struct dns_rec rec;
 static unsigned rng = 12345;
-
-static void collect(void *arg, const struct finding_cand *fc)
-{
-    (void)arg;
-    if (n_got < MAXGOT)
-        got[n_got] = *fc;
-    n_got++;
-}
-
-static const struct lists *no_lists(void *arg)
-{
-    (void)arg;
-    return NULL;
-}
-
-static int start(const char *const *sets, unsigned n)
-{
-    memset(&cfg, 0, sizeof(cfg));
-    if (cfg_load(&cfg, NULL, sets, n, err, sizeof(err)) != 0) {
-        fprintf(stderr, "\ncfg: %s\n", err);
-        return -1;
-    }
-    static struct det_env env;
-    env.cfg = &cfg;
-    env.lists = no_lists;
-    env.emit = collect;
-    env.arg = NULL;
-    n_got = 0;
-    st = NULL;
-    return det_exfil_ops.init(&st, &env, err, sizeof(err));
-}
-
-static void stop(void)
-{
-    det_exfil_ops.fini(st);
-    st = NULL;
-    cfg_free(&cfg);
-}
 
 static unsigned rnd(void)
 {

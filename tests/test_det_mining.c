@@ -11,44 +11,9 @@
 #include "cfg.h"
 #include "det.h"
 
-static struct finding_cand got[16];
-static unsigned n_got;
-static struct cfg cfg;
-static void *st;
-static char err[4096];
-
-static void collect(void *arg, const struct finding_cand *fc)
-{
-    (void)arg;
-    if (n_got < 16)
-        got[n_got] = *fc;
-    n_got++;
-}
-
-static const struct lists *no_lists(void *arg)
-{
-    (void)arg;
-    return NULL;
-}
-
-static int start(const char *const *sets, unsigned n)
-{
-    memset(&cfg, 0, sizeof(cfg));
-    if (cfg_load(&cfg, NULL, sets, n, err, sizeof(err)) != 0)
-        return -1;
-    static struct det_env env;
-    env.cfg = &cfg;
-    env.lists = no_lists;
-    env.emit = collect;
-    n_got = 0;
-    return det_mining_ops.init(&st, &env, err, sizeof(err));
-}
-
-static void stop(void)
-{
-    det_mining_ops.fini(st);
-    cfg_free(&cfg);
-}
+#define DH_OPS det_mining_ops
+#define DH_MAXGOT 16
+#include "det_harness.h"
 
 static uint8_t cls(const char *s)
 {
