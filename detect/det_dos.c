@@ -71,17 +71,6 @@ struct key {                        /* zeroed where unused: one memcmp */
     uint8_t family;
     uint8_t _pad[3];
 };
-static inline uint64_t
-mix64(uint64_t x)                   /* spreads a port over the bit set */
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 /* Bounded state: detect/lru.h; every entry starts with this. */
 struct hdr {
     struct lru_hdr l;
@@ -206,7 +195,7 @@ add(struct dos *s, struct pair_ent *p, int kind, const struct flow_rec *f, uint6
     w->sport = f->sport;
     w->proto = f->proto;
     if (kind == K_TCP) {
-        uint32_t b = (uint32_t)mix64(f->dport) & (PORT_BITS - 1);
+        uint32_t b = (uint32_t)lru_mix64(f->dport) & (PORT_BITS - 1);
         if (!(p->tcp_ports[b >> 6] >> (b & 63) & 1)) {
             p->tcp_ports[b >> 6] |= 1ull << (b & 63);
             p->tcp_nports++;

@@ -66,8 +66,10 @@
  * time; windows roll lazily on the next probe, so no tick is needed. */
 #include "det.h"
 #include "cfg.h"
+#include "lru.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +89,6 @@
 #define SEV_PROBE_EMR 7.0
 
 #define NS 1000000000ull
-#define NIL 0xffffffffu
 #define SETBITS 1024
 #define SETWORDS (SETBITS / 64)
 #define N_OPEN 8                    /* answered ports remembered per pair */
@@ -100,160 +101,20 @@ struct skey {                       /* zeroed where unused: one memcmp */
     uint8_t proto, family;
 };
 
-struct hdr {                        /* first member of every entry */
+/* Bounded state: detect/lru.h (with its second chance); every entry
+ * starts with this. */
+struct hdr {
+    struct lru_hdr l;
     struct skey k;
-    uint32_t hnext, prev, next;
-    uint8_t spared;
 };
-
-struct tbl {
-    uint8_t *mem;
-    size_t esz;
-    uint32_t cap, n, mask;
-    uint32_t *bkt;
-    uint32_t head, tail;            /* head = most recently used */
-    int (*keep)(const void *e);     /* worth a second chance */
-    uint64_t evicted, spared;
-};
-
-static inline struct hdr *
-ent(const struct tbl *t, uint32_t i)
-{
-    return (struct hdr *)(t->mem + (size_t)i * t->esz);
-}
-
-static inline uint64_t
-mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint64_t
-hash_bytes(const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    while (n >= 8) {
-        uint64_t v;
-        memcpy(&v, b, 8);
-        h = mix64(h ^ v);
-        b += 8;
-        n -= 8;
-    }
-    uint64_t v = 0;
-    memcpy(&v, b, n);
-    return mix64(h ^ v);
-}
 
 static int
-tbl_init(struct tbl *t, uint32_t cap, size_t esz, int (*keep)(const void *))
+scan_tbl_init(struct lru *t, uint32_t cap, size_t esz, int (*keep)(const void *))
 {
-    memset(t, 0, sizeof(*t));
-    uint32_t nb = 1;
-    while (nb < cap)
-        nb <<= 1;
-    t->mem = calloc(cap, esz);
-    t->bkt = malloc((size_t)nb * sizeof(uint32_t));
-    if (!t->mem || !t->bkt)
+    if (lru_init(t, cap, esz, offsetof(struct hdr, k), sizeof(struct skey)) != 0)
         return -1;
-    memset(t->bkt, 0xff, (size_t)nb * sizeof(uint32_t));
-    t->esz = esz;
-    t->cap = cap;
-    t->mask = nb - 1;
-    t->head = t->tail = NIL;
-    t->keep = keep;
+    lru_set_keep(t, keep);
     return 0;
-}
-
-static void
-tbl_free(struct tbl *t)
-{
-    free(t->mem);
-    free(t->bkt);
-}
-
-static void
-lru_unlink(struct tbl *t, uint32_t i)
-{
-    struct hdr *h = ent(t, i);
-    if (h->prev != NIL)
-        ent(t, h->prev)->next = h->next;
-    else
-        t->head = h->next;
-    if (h->next != NIL)
-        ent(t, h->next)->prev = h->prev;
-    else
-        t->tail = h->prev;
-}
-
-static void
-lru_front(struct tbl *t, uint32_t i)
-{
-    struct hdr *h = ent(t, i);
-    h->prev = NIL;
-    h->next = t->head;
-    if (t->head != NIL)
-        ent(t, t->head)->prev = i;
-    t->head = i;
-    if (t->tail == NIL)
-        t->tail = i;
-}
-
-/* Make room: the least recently used entry, after at most a few second chances. */
-static uint32_t
-tbl_evict(struct tbl *t)
-{
-    uint32_t i = t->tail;
-    for (int tries = 0; tries < 8; tries++) {
-        struct hdr *h = ent(t, i);
-        if (h->spared || !t->keep || !t->keep(h))
-            break;
-        h->spared = 1;
-        t->spared++;
-        lru_unlink(t, i);
-        lru_front(t, i);
-        i = t->tail;
-    }
-    struct hdr *h = ent(t, i);
-    uint32_t *pp = &t->bkt[hash_bytes(&h->k, sizeof(h->k)) & t->mask];
-    while (*pp != NIL && *pp != i)
-        pp = &ent(t, *pp)->hnext;
-    if (*pp == i)
-        *pp = h->hnext;
-    lru_unlink(t, i);
-    t->evicted++;
-    return i;
-}
-
-/* The entry for k, moved to the front; created (zeroed) when missing. */
-static void *
-tbl_get(struct tbl *t, const struct skey *k)
-{
-    uint32_t b = (uint32_t)hash_bytes(k, sizeof(*k)) & t->mask;
-    for (uint32_t i = t->bkt[b]; i != NIL; i = ent(t, i)->hnext) {
-        struct hdr *h = ent(t, i);
-        if (!memcmp(&h->k, k, sizeof(*k))) {
-            if (t->head != i) {
-                lru_unlink(t, i);
-                lru_front(t, i);
-            }
-            h->spared = 0;
-            return h;
-        }
-    }
-    uint32_t i = t->n < t->cap ? t->n++ : tbl_evict(t);
-    struct hdr *h = ent(t, i);
-    memset(h, 0, t->esz);
-    h->k = *k;
-    h->hnext = t->bkt[b];
-    t->bkt[b] = i;
-    lru_front(t, i);
-    return h;
 }
 
 /* ------------------------------------------------------------ entries */
@@ -326,7 +187,7 @@ struct scan {
     int enabled;
     double l_succ, l_fail, l_hi, l_lo;     /* log likelihood steps and thresholds */
     uint64_t window_ns, interval_ns;
-    struct tbl src, pair, fan, inst;
+    struct lru src, pair, fan, inst;
     uint64_t events, silent, probes, emitted;
     struct finding_cand fc;
 };
@@ -348,13 +209,13 @@ static inline void bit_set(uint64_t *s, uint32_t b) { s[b >> 6] |= 1ull << (b & 
 static uint32_t
 port_bit(uint8_t proto, uint16_t port)
 {
-    return (uint32_t)mix64(((uint64_t)proto << 16) | port) & (SETBITS - 1);
+    return (uint32_t)lru_mix64(((uint64_t)proto << 16) | port) & (SETBITS - 1);
 }
 
 static uint32_t
 host_bit(const struct mg_addr *a)
 {
-    return (uint32_t)hash_bytes(a, sizeof(*a)) & (SETBITS - 1);
+    return (uint32_t)lru_hash(a, sizeof(*a)) & (SETBITS - 1);
 }
 
 /* One event on a walk: TRW on a first contact, distinct count of probes.
@@ -490,7 +351,7 @@ outbound(struct scan *s, const struct ev *e, int dst_public)
     const struct cfg *c = s->cfg;
     if (e->proto == 1 || e->proto == 58) {          /* echo sweep */
         struct skey k = mk_key(e->src, NULL, e->family, e->proto, 0);
-        struct fan_ent *f = tbl_get(&s->fan, &k);
+        struct fan_ent *f = lru_get(&s->fan, &k);
         if (e->kind == EV_GOOD)
             return;
         int kind = e->kind == EV_OK && dst_public ? EV_PROBE : e->kind;
@@ -514,7 +375,7 @@ outbound(struct scan *s, const struct ev *e, int dst_public)
 
     /* Vertical: many ports of one host. */
     struct skey k = mk_key(e->src, e->dst, e->family, 0, 0);
-    struct pair_ent *p = tbl_get(&s->pair, &k);
+    struct pair_ent *p = lru_get(&s->pair, &k);
     int probe = walk_update(s, &p->w, port_bit(e->proto, e->dport), e->kind, e->ts);
     p->last_port = e->dport;
     p->sport = e->sport;
@@ -536,7 +397,7 @@ outbound(struct scan *s, const struct ev *e, int dst_public)
     if (!dst_public)
         return;
     k = mk_key(e->src, NULL, e->family, e->proto, e->dport);
-    struct fan_ent *f = tbl_get(&s->fan, &k);
+    struct fan_ent *f = lru_get(&s->fan, &k);
     probe = walk_update(s, &f->w, host_bit(e->dst), e->kind, e->ts);
     /* A walk that says "scanner" after a few unanswered hosts is enough for
      * a port scan of one host, but a sweep ("a large number of IP
@@ -594,7 +455,7 @@ probe_flush(struct scan *s, struct pair_ent *p, const struct ev *e)
         p->flushed |= (uint8_t)(1u << i);
         if (!in) {
             struct skey k = mk_key(e->dst, NULL, e->family, 0, 0);
-            in = tbl_get(&s->inst, &k);
+            in = lru_get(&s->inst, &k);
         }
         uint16_t port = p->open[i];
         int emr = in_list(c->detect.scan.emr_ports, c->detect.scan.n_emr_ports, port);
@@ -628,16 +489,16 @@ inbound(struct scan *s, const struct ev *e)
     if (e->proto == 1 || e->proto == 58)
         return;
     struct skey k = mk_key(e->src, NULL, e->family, 0, 0);
-    struct src_ent *r = tbl_get(&s->src, &k);
+    struct src_ent *r = lru_get(&s->src, &k);
 
     /* Horizontal: the remote tries one port on many instances. */
     k = mk_key(e->src, NULL, e->family, e->proto, e->dport);
-    struct fan_ent *f = tbl_get(&s->fan, &k);
+    struct fan_ent *f = lru_get(&s->fan, &k);
     walk_update(s, &f->w, host_bit(e->dst), e->kind, e->ts);
 
     /* Vertical: many ports of this instance. */
     k = mk_key(e->src, e->dst, e->family, 0, 0);
-    struct pair_ent *p = tbl_get(&s->pair, &k);
+    struct pair_ent *p = lru_get(&s->pair, &k);
     int probe = walk_update(s, &p->w, port_bit(e->proto, e->dport), e->kind, e->ts);
     p->last_port = e->dport;
     p->sport = e->sport;
@@ -792,14 +653,14 @@ scan_init(void **state, const struct det_env *env, char *err, unsigned errlen)
     s->window_ns = (uint64_t)c->detect.scan.window * NS;
     s->interval_ns = (uint64_t)c->detect.scan.report_interval * NS;
     if (s->enabled &&
-        (tbl_init(&s->src, c->detect.scan.max_sources, sizeof(struct src_ent), src_keep) ||
-         tbl_init(&s->pair, c->detect.scan.max_pairs, sizeof(struct pair_ent), pair_keep) ||
-         tbl_init(&s->fan, c->detect.scan.max_fans, sizeof(struct fan_ent), fan_keep) ||
-         tbl_init(&s->inst, c->detect.scan.max_instances, sizeof(struct inst_ent), NULL))) {
-        tbl_free(&s->src);
-        tbl_free(&s->pair);
-        tbl_free(&s->fan);
-        tbl_free(&s->inst);
+        (scan_tbl_init(&s->src, c->detect.scan.max_sources, sizeof(struct src_ent), src_keep) ||
+         scan_tbl_init(&s->pair, c->detect.scan.max_pairs, sizeof(struct pair_ent), pair_keep) ||
+         scan_tbl_init(&s->fan, c->detect.scan.max_fans, sizeof(struct fan_ent), fan_keep) ||
+         scan_tbl_init(&s->inst, c->detect.scan.max_instances, sizeof(struct inst_ent), NULL))) {
+        lru_free(&s->src);
+        lru_free(&s->pair);
+        lru_free(&s->fan);
+        lru_free(&s->inst);
         free(s);
         snprintf(err, errlen, "scan detector: out of memory");
         return -1;
@@ -814,10 +675,10 @@ scan_fini(void *state)
     struct scan *s = state;
     if (!s)
         return;
-    tbl_free(&s->src);
-    tbl_free(&s->pair);
-    tbl_free(&s->fan);
-    tbl_free(&s->inst);
+    lru_free(&s->src);
+    lru_free(&s->pair);
+    lru_free(&s->fan);
+    lru_free(&s->inst);
     free(s);
 }
 
@@ -832,7 +693,7 @@ det_scan_stat(const void *state, const char *name)
 {
     const struct scan *s = state;
     static const char *const tn[] = { "sources", "pairs", "fans", "instances" };
-    const struct tbl *tt[] = { &s->src, &s->pair, &s->fan, &s->inst };
+    const struct lru *tt[] = { &s->src, &s->pair, &s->fan, &s->inst };
     if (!strcmp(name, "events"))
         return (int64_t)s->events;
     if (!strcmp(name, "silent"))

@@ -18,32 +18,21 @@ key_of(const struct lru *t, const struct lru_hdr *h)
     return (const uint8_t *)h + t->key_off;
 }
 
-static inline uint64_t
-mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint64_t
-hash_bytes(const void *p, size_t n)
+uint64_t
+lru_hash(const void *p, size_t n)
 {
     const uint8_t *b = p;
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
     while (n >= 8) {
         uint64_t v;
         memcpy(&v, b, 8);
-        h = mix64(h ^ v);
+        h = lru_mix64(h ^ v);
         b += 8;
         n -= 8;
     }
     uint64_t v = 0;
     memcpy(&v, b, n);
-    return mix64(h ^ v);
+    return lru_mix64(h ^ v);
 }
 
 int
@@ -103,12 +92,28 @@ to_front(struct lru *t, uint32_t i)
         t->tail = i;
 }
 
+void
+lru_set_keep(struct lru *t, int (*keep)(const void *e))
+{
+    t->keep = keep;
+}
+
 static uint32_t
 evict(struct lru *t)
 {
     uint32_t i = t->tail;
+    for (int tries = 0; tries < 8; tries++) {
+        struct lru_hdr *e = ent(t, i);
+        if (e->spared || !t->keep || !t->keep(e))
+            break;
+        e->spared = 1;
+        t->spared++;
+        unlink_lru(t, i);
+        to_front(t, i);
+        i = t->tail;
+    }
     struct lru_hdr *h = ent(t, i);
-    uint32_t *pp = &t->bkt[hash_bytes(key_of(t, h), t->key_len) & t->mask];
+    uint32_t *pp = &t->bkt[lru_hash(key_of(t, h), t->key_len) & t->mask];
     while (*pp != NIL && *pp != i)
         pp = &ent(t, *pp)->hnext;
     if (*pp == i)
@@ -121,7 +126,7 @@ evict(struct lru *t)
 void *
 lru_get(struct lru *t, const void *key)
 {
-    uint32_t b = (uint32_t)hash_bytes(key, t->key_len) & t->mask;
+    uint32_t b = (uint32_t)lru_hash(key, t->key_len) & t->mask;
     for (uint32_t i = t->bkt[b]; i != NIL; i = ent(t, i)->hnext) {
         struct lru_hdr *h = ent(t, i);
         if (!memcmp(key_of(t, h), key, t->key_len)) {
@@ -129,6 +134,7 @@ lru_get(struct lru *t, const void *key)
                 unlink_lru(t, i);
                 to_front(t, i);
             }
+            h->spared = 0;
             return h;
         }
     }
