@@ -158,11 +158,30 @@ struct dns_rec {
 #define DNS_F_RD 0x04
 #define DNS_F_RA 0x08
 
+/* Where in the packet stream a record was made, so the detection thread can
+ * merge the rings of several replay workers into the one order a single
+ * worker gives (sensor/pipeline.c). Every replay worker reads every packet,
+ * so all of them count the same packet index and tick at the same packets;
+ * within one packet the stages run in this order. Records of the same
+ * (packet, stage) come from one worker only, except the timer stages, whose
+ * records each worker sorts by content (rec_order_cmp) before sending. */
+enum rec_stage {
+    REC_STAGE_FLOW = 0,         /* the packet's own flow: evictions, outcomes */
+    REC_STAGE_REJECT = 1,       /* ICMP unreachable: the quoted flow's outcome */
+    REC_STAGE_DNS = 2,          /* DNS transactions the packet completed */
+    REC_STAGE_TIMER_FLOW = 3,   /* flows expired at the tick after the packet's burst */
+    REC_STAGE_TIMER_DNS = 4,    /* queries expired at that tick */
+    REC_STAGE_TICK = 5,         /* the tick itself */
+    REC_STAGE_END = 6,
+};
+#define REC_ORDER(pkt, stage) ((uint64_t)(pkt) << 3 | (uint64_t)(stage))
+
 /* What a ring slot holds: a tagged union of every record kind. */
 struct mg_rec {
     uint32_t kind;              /* enum rec_kind */
     uint32_t worker;            /* producer's index */
     uint64_t ts_ns;             /* producer's packet clock when written */
+    uint64_t order;             /* replay: (packet index << 3 | REC_STAGE_*), see below */
     union {
         struct flow_rec flow;
         struct dns_rec  dns;

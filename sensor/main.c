@@ -85,6 +85,7 @@ parse_opts(int argc, char **argv, struct opts *o)
         { "findings-out", required_argument, 0, 'X' },
         { "stats-json", required_argument, 0, 'S' },
         { "capture", required_argument, 0, 'C' },
+        { "workers", required_argument, 0, 'W' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -105,6 +106,18 @@ parse_opts(int argc, char **argv, struct opts *o)
         case 'X': o->findings_out = optarg; break;
         case 'S': o->stats_json = optarg; break;
         case 'C': o->capture = optarg; break;
+        case 'W': {
+            /* --workers N is --set workers=N: the config key's check applies */
+            static char wbuf[8][40];
+            static unsigned nw;
+            if (o->n_sets >= sizeof(o->sets) / sizeof(o->sets[0]) || nw >= 8) {
+                fprintf(stderr, "mirrorguard: too many options\n");
+                return -1;
+            }
+            snprintf(wbuf[nw], sizeof(wbuf[nw]), "workers=%s", optarg);
+            o->sets[o->n_sets++] = wbuf[nw++];
+            break;
+        }
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -424,7 +437,7 @@ eal_has(const struct cfg *c, const char *name)
  * the process), each its own port, read in order like the files. EAL gets
  * capture.dpdk.eal_args, then each default the configuration does not set. */
 static int
-replay_dpdk_open(const struct cfg *c, const struct opts *o, struct worker *w)
+replay_dpdk_open(const struct cfg *c, const struct opts *o, struct worker *ws, unsigned nw)
 {
     char err[512];
     /* The files are checked first with libpcap (what net_pcap reads them
@@ -448,9 +461,11 @@ replay_dpdk_open(const struct cfg *c, const struct opts *o, struct worker *w)
         { "--no-telemetry", NULL }, { "--log-level", "--log-level=error" }, { "-l", "-l" },
     };
     unsigned nd = sizeof(defs) / sizeof(defs[0]);
-    size_t cap = 1 + c->capture.dpdk.n_eal_args + 2 * nd + (size_t)o->n_files;
+    /* Every worker reads every file (see worker.n_share): a port each. */
+    int nv = o->n_files * (int)nw;
+    size_t cap = 1 + c->capture.dpdk.n_eal_args + 2 * nd + (size_t)nv;
     char **av = calloc(cap + 1, sizeof(*av));
-    char **vdevs = calloc((size_t)o->n_files, sizeof(*vdevs));
+    char **vdevs = calloc((size_t)nv, sizeof(*vdevs));
     int ac = 0, rc = 0;
     if (!av || !vdevs) {
         fprintf(stderr, "mirrorguard: out of memory\n");
@@ -471,8 +486,8 @@ replay_dpdk_open(const struct cfg *c, const struct opts *o, struct worker *w)
             av[ac++] = (char *)(defs[i][1] ? defs[i][1] : defs[i][0]);
         }
     }
-    for (int i = 0; i < o->n_files; i++) {
-        if (asprintf(&vdevs[i], "--vdev=net_pcap%d,rx_pcap=%s", i, o->files[i]) < 0) {
+    for (int i = 0; i < nv; i++) {
+        if (asprintf(&vdevs[i], "--vdev=net_pcap%d,rx_pcap=%s", i, o->files[i % o->n_files]) < 0) {
             vdevs[i] = NULL;
             fprintf(stderr, "mirrorguard: out of memory\n");
             rc = 1;
@@ -485,14 +500,15 @@ replay_dpdk_open(const struct cfg *c, const struct opts *o, struct worker *w)
         rc = 1;
         goto out;
     }
-    for (int i = 0; i < o->n_files; i++) {
+    for (int i = 0; i < nv; i++) {
         char pname[32];
         snprintf(pname, sizeof(pname), "net_pcap%d", i);
         struct cap_dpdk_opts d = {
             .eal_argc = ac, .eal_argv = av, .port_name = pname, .queue = 0, .queues = 1,
             .mbufs = c->capture.dpdk.mbufs, .burst = CAP_BURST, .replay = 1,
-            .pcap_file = o->files[i],
+            .pcap_file = o->files[i % o->n_files],
         };
+        struct worker *w = &ws[i / o->n_files];
         struct cap_source *s = cap_dpdk_open(&d, err, sizeof(err));
         if (!s) {
             fprintf(stderr, "mirrorguard: %s\n", err);
@@ -502,12 +518,12 @@ replay_dpdk_open(const struct cfg *c, const struct opts *o, struct worker *w)
         w->srcs[w->n_srcs++] = s;
         struct cap_dpdk_info info;
         cap_dpdk_info(s, &info);
-        if (!info.ts_exact)
+        if (!info.ts_exact && i < o->n_files)
             fprintf(stderr, "mirrorguard: %s: not a classic pcap file: through DPDK's net_pcap its "
                     "packet times have microsecond precision\n", o->files[i]);
     }
 out:
-    for (int i = 0; i < o->n_files; i++)
+    for (int i = 0; i < nv; i++)
         free(vdevs[i]);
     free(vdevs);
     free(av);
@@ -515,13 +531,43 @@ out:
 }
 #endif
 
+/* cfg.workers workers, or NULL with a message printed. */
+static struct worker *
+workers_new(const struct cfg *c, int block)
+{
+    char err[512];
+    unsigned n = c->workers ? c->workers : 1;
+    struct worker *ws = calloc(n, sizeof(*ws));
+    if (!ws) {
+        fprintf(stderr, "mirrorguard: out of memory\n");
+        return NULL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (worker_init(&ws[i], i, c, &g_dec, block, err, sizeof(err)) != 0) {
+            fprintf(stderr, "mirrorguard: %s\n", err);
+            while (i--)
+                worker_fini(&ws[i]);
+            free(ws);
+            return NULL;
+        }
+    }
+    return ws;
+}
+
+static void
+workers_free(struct worker *ws, unsigned n)
+{
+    for (unsigned i = 0; ws && i < n; i++)
+        worker_fini(&ws[i]);
+    free(ws);
+}
+
 static int
 cmd_replay(int argc, char **argv)
 {
     struct opts o = { 0 };
     struct cfg c;
     struct pipeline p = { 0 };
-    struct worker w;
     char err[512];
     int rc;
 
@@ -553,43 +599,59 @@ cmd_replay(int argc, char **argv)
 #endif
     dec_cfg_init(&g_dec, c.decoder.vxlan_ports, c.decoder.n_vxlan_ports,
                  c.decoder.geneve_ports, c.decoder.n_geneve_ports, c.decoder.max_depth);
-    if (worker_init(&w, 0, &c, &g_dec, c.ring_block, err, sizeof(err)) != 0) {
-        fprintf(stderr, "mirrorguard: %s\n", err);
+    /* Replay with N workers: each reads every file and keeps the flows that
+     * hash to it (worker.n_share), and the detection thread merges their
+     * records back into stream order: any N gives the same records. */
+    unsigned nw = c.workers ? c.workers : 1;
+    struct worker *ws = workers_new(&c, c.ring_block);
+    if (!ws) {
         cfg_free(&c);
         return 1;
     }
-    w.srcs = calloc((size_t)o.n_files, sizeof(*w.srcs));
+    for (unsigned k = 0; k < nw; k++) {
+        ws[k].n_share = nw;
+        ws[k].srcs = calloc((size_t)o.n_files, sizeof(*ws[k].srcs));
+        if (!ws[k].srcs) {
+            fprintf(stderr, "mirrorguard: out of memory\n");
+            workers_free(ws, nw);
+            cfg_free(&c);
+            return 1;
+        }
+    }
 #ifdef HAVE_DPDK
     if (dpdk) {
-        rc = replay_dpdk_open(&c, &o, &w);
+        rc = replay_dpdk_open(&c, &o, ws, nw);
         if (rc) {
-            worker_fini(&w);
+            workers_free(ws, nw);
             cap_dpdk_cleanup();
             cfg_free(&c);
             return rc;
         }
     }
 #endif
-    for (int i = 0; i < o.n_files && !dpdk; i++) {
-        struct cap_source *s = strcmp(how, "pcap") == 0
-            ? cap_pcap_open_file(o.files[i], err, sizeof(err))
-            : cap_file_open(o.files[i], err, sizeof(err));
-        if (!s) {
-            fprintf(stderr, "mirrorguard: %s\n", err);
-            worker_fini(&w);
-            cfg_free(&c);
-            return 2;
+    for (unsigned k = 0; k < nw && !dpdk; k++) {
+        for (int i = 0; i < o.n_files; i++) {
+            struct cap_source *s = strcmp(how, "pcap") == 0
+                ? cap_pcap_open_file(o.files[i], err, sizeof(err))
+                : cap_file_open(o.files[i], err, sizeof(err));
+            if (!s) {
+                fprintf(stderr, "mirrorguard: %s\n", err);
+                workers_free(ws, nw);
+                cfg_free(&c);
+                return 2;
+            }
+            ws[k].srcs[ws[k].n_srcs++] = s;
         }
-        w.srcs[w.n_srcs++] = s;
     }
     p.cfg = &c;
-    p.workers = &w;
-    p.n_workers = 1;
+    p.workers = ws;
+    p.n_workers = nw;
     p.block = c.ring_block;
+    p.merge = 1;
     int lists_failed;
     struct lists *lists = load_lists(&c, &lists_failed);
     if (lists_failed) {
-        worker_fini(&w);
+        workers_free(ws, nw);
         cfg_free(&c);
         return 2;
     }
@@ -597,7 +659,7 @@ cmd_replay(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rc = run_pipeline(&p, 0, &o);
-    worker_fini(&w);
+    workers_free(ws, nw);
 #ifdef HAVE_DPDK
     if (dpdk)
         cap_dpdk_cleanup();

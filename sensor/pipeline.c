@@ -9,6 +9,7 @@
 #include "det.h"
 
 #include <sched.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -67,11 +68,34 @@ detect_prepare(struct pipeline *p, char *err, size_t errlen)
     return det_set_init(&p->ds, &p->det_env, err, (unsigned)errlen);
 }
 
-void *
-detect_main(void *arg)
+/* One record from a worker: to the detectors, and on to the output. */
+static void
+detect_record(struct pipeline *p, struct det_set *ds, const struct mg_rec *m, uint32_t kind,
+              uint32_t len)
 {
-    struct pipeline *p = arg;
-    struct det_set ds = p->ds;      /* loaded by detect_prepare() before capture */
+    switch (kind) {
+    case REC_FLOW:
+        det_set_flow(ds, &m->u.flow);
+        forward(p, kind, m, len);
+        break;
+    case REC_DNS:
+        det_set_dns(ds, &m->u.dns);
+        forward(p, kind, m, len);
+        break;
+    case REC_CONN:
+        det_set_conn(ds, &m->u.conn);
+        break;
+    case REC_TICK:
+        det_set_tick(ds, m->ts_ns);
+        forward(p, kind, m, len);       /* findings age on packet time */
+        break;
+    }
+}
+
+/* Live: every ring in turn, up to 256 records each. */
+static void
+detect_live(struct pipeline *p, struct det_set *ds)
+{
     unsigned ended = 0, idle = 0;
     int ended_w[MG_MAX_WORKERS] = { 0 };
 
@@ -83,28 +107,13 @@ detect_main(void *arg)
             uint32_t kind, len;
             const struct mg_rec *m;
             for (unsigned k = 0; k < 256 && (m = ring_peek(r, &kind, &len)); k++) {
-                switch (kind) {
-                case REC_FLOW:
-                    det_set_flow(&ds, &m->u.flow);
-                    forward(p, kind, m, len);
-                    break;
-                case REC_DNS:
-                    det_set_dns(&ds, &m->u.dns);
-                    forward(p, kind, m, len);
-                    break;
-                case REC_CONN:
-                    det_set_conn(&ds, &m->u.conn);
-                    break;
-                case REC_TICK:
-                    det_set_tick(&ds, m->ts_ns);
-                    forward(p, kind, m, len);       /* findings age on packet time */
-                    break;
-                case REC_END:
+                if (kind == REC_END) {
                     if (!ended_w[i]) {
                         ended_w[i] = 1;
                         ended++;
                     }
-                    break;
+                } else {
+                    detect_record(p, ds, m, kind, len);
                 }
                 ring_release(r);
                 got++;
@@ -117,6 +126,80 @@ detect_main(void *arg)
             idle_backoff(&idle);
         }
     }
+}
+
+/* Replay with several workers: a k-way merge of the rings by mg_rec.order
+ * (each ring is in that order already). The smallest head can be taken only
+ * when every worker that has not ended shows its head, since the one that
+ * shows nothing yet may still send a smaller one. Every worker sends the
+ * same ticks: the first of each is kept. */
+static void
+detect_merge(struct pipeline *p, struct det_set *ds)
+{
+    unsigned n = p->n_workers, ended = 0, idle = 0, since_flush = 0;
+    int ended_w[MG_MAX_WORKERS] = { 0 };
+    uint64_t last_tick = UINT64_MAX;
+
+    while (ended < n) {
+        atomic_fetch_add_explicit(&p->det_epoch, 1, memory_order_release);
+        const struct mg_rec *best = NULL;
+        uint32_t bkind = 0, blen = 0;
+        unsigned bi = 0, waiting = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (ended_w[i])
+                continue;
+            uint32_t kind, len;
+            const struct mg_rec *m = ring_peek(p->workers[i].out, &kind, &len);
+            if (!m) {
+                waiting = 1;
+                break;
+            }
+            if (!best || m->order < best->order ||
+                (m->order == best->order && rec_order_cmp(m, best) < 0)) {
+                best = m;
+                bkind = kind;
+                blen = len;
+                bi = i;
+            }
+        }
+        if (waiting) {
+            if (since_flush) {
+                ring_flush(p->det_out);
+                since_flush = 0;
+            }
+            idle_backoff(&idle);
+            continue;
+        }
+        idle = 0;
+        if (bkind == REC_END) {
+            ended_w[bi] = 1;
+            ended++;
+        } else if (bkind == REC_TICK) {
+            if (best->order != last_tick) {
+                last_tick = best->order;
+                detect_record(p, ds, best, bkind, blen);
+            }
+        } else {
+            detect_record(p, ds, best, bkind, blen);
+        }
+        ring_release(p->workers[bi].out);
+        if (++since_flush >= 256) {
+            ring_flush(p->det_out);
+            since_flush = 0;
+        }
+    }
+}
+
+void *
+detect_main(void *arg)
+{
+    struct pipeline *p = arg;
+    struct det_set ds = p->ds;      /* loaded by detect_prepare() before capture */
+
+    if (p->merge && p->n_workers > 1)
+        detect_merge(p, &ds);
+    else
+        detect_live(p, &ds);
     det_set_fini(&ds);
     struct mg_rec end = { .kind = REC_END };
     forward(p, REC_END, &end, offsetof(struct mg_rec, u));

@@ -71,6 +71,18 @@ struct worker {
     uint64_t now_ns;                /* worker clock: newest packet time */
     uint64_t last_tick_s;
     uint64_t rec_seq;
+    /* Replay with several workers: every worker reads every packet and keeps
+     * those whose flow hash maps to it (worker_owner()), so the packets of a
+     * flow, both directions, meet in one worker and each worker's clock is
+     * the capture's. 1 = keep everything (one worker, or live capture where
+     * the kernel's fanout already split the packets). */
+    unsigned n_share;
+    uint64_t pkt_idx;               /* packets read so far (all, owned or not) */
+    uint64_t order;                 /* REC_ORDER() stamped on records being made */
+    int batching;                   /* timers: collect records, sort, then send */
+    struct flow_rec *tb_flows;      /* the batch (grows, never shrinks) */
+    struct dns_rec *tb_dns;
+    size_t tb_nflows, tb_capflows, tb_ndns, tb_capdns;
     struct worker_stats st;
     struct cap_stats cap_st;
     int exit_code;
@@ -82,6 +94,21 @@ int  worker_init(struct worker *w, unsigned id, const struct cfg *c,
                  struct dec_cfg *dec, int block, char *err, size_t errlen);
 void worker_fini(struct worker *w);
 void *worker_main(void *arg);
+
+/* The worker (0..n-1) that owns the flow with this flow_hash(): the hash's
+ * high half, scaled (the flow table indexes by the low half, so a worker's
+ * share still spreads over all its buckets). */
+static inline unsigned
+worker_owner(uint64_t flow_h, unsigned n)
+{
+    return (unsigned)(((flow_h >> 32) * (uint64_t)n) >> 32);
+}
+
+/* The order of two records made at the same point of the packet stream
+ * (same mg_rec.order): by content for timer records, else equal (<0, 0, >0). */
+int rec_order_cmp(const struct mg_rec *a, const struct mg_rec *b);
+int flow_rec_cmp(const struct flow_rec *a, const struct flow_rec *b);
+int dns_rec_cmp(const struct dns_rec *a, const struct dns_rec *b);
 
 /* ==== Output ==== */
 
@@ -143,6 +170,10 @@ struct pipeline {
     struct det_set ds;              /* the detectors, loaded before capture starts */
     struct det_env det_env;
     int block;
+    /* Replay with several workers: take records from the worker rings in
+     * stream order (mg_rec.order), so the detectors and the output see what
+     * one worker would have given. Live capture takes them as they come. */
+    int merge;
 };
 
 /* Load the detectors (models, tables) before capture starts, so a live

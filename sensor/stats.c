@@ -167,6 +167,17 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
             ",\"dns_lines\":%" PRIu64 "},\"workers\":%u",
             t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records,
             t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
+    fprintf(f, ",\"new_flows_per_second\":%.1f,\"per_worker\":[",
+            wall_s > 0 ? (double)t.f.created / wall_s : 0.0);
+    for (unsigned i = 0; i < p->n_workers; i++) {
+        const struct worker *w = &p->workers[i];
+        struct flow_stats fst = { 0 };
+        if (w->flows)
+            flow_stats(w->flows, &fst);
+        fprintf(f, "%s{\"packets\":%" PRIu64 ",\"cpu_seconds\":%.6f,\"flows\":%" PRIu64 "}",
+                i ? "," : "", w->st.pkts, w->st.cpu_seconds, fst.created);
+    }
+    fputc(']', f);
     const struct findings_stats *fs = &p->out.fstats;
     fprintf(f, ",\"findings\":{\"candidates\":%" PRIu64 ",\"created\":%" PRIu64 ",\"updated\":%" PRIu64
             ",\"published\":%" PRIu64 ",\"archived\":%" PRIu64 ",\"trusted_dropped\":%" PRIu64

@@ -24,8 +24,12 @@ worker_init(struct worker *w, unsigned id, const struct cfg *c, struct dec_cfg *
     w->cfg = c;
     w->dec = dec;
     w->block = block;
+    w->n_share = 1;
+    /* flows.max_flows bounds the sensor, not each worker: the workers split
+     * it (each holds about 1/workers of the flows). */
+    unsigned nw = c->workers ? c->workers : 1;
     struct flow_cfg fc = {
-        .max_flows = c->flows.max_flows,
+        .max_flows = (c->flows.max_flows + nw - 1) / nw,
         .active_s = c->flows.active_timeout,
         .dedup = c->decoder.dedup_mirror_copies,
         .seed = 0x6d69727267756172ull,  /* fixed: same records every run */
@@ -65,6 +69,10 @@ worker_fini(struct worker *w)
     free(w->dns_tcp);
     free(w->dns_tcp_keys);
     free(w->dns_tcp_used);
+    free(w->tb_flows);
+    free(w->tb_dns);
+    w->tb_flows = NULL;
+    w->tb_dns = NULL;
     ring_free(w->out);
     for (unsigned i = 0; i < w->n_srcs; i++)
         if (w->srcs[i])
@@ -96,10 +104,33 @@ rec_reserve(struct worker *w, uint32_t kind, uint32_t len)
     }
 }
 
+/* Timer records wait in a batch (see worker_tick): grow it by doubling. */
+static void *
+batch_slot(void **buf, size_t *n, size_t *cap, size_t size)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 256;
+        void *nb = realloc(*buf, nc * size);
+        if (!nb)
+            return NULL;
+        *buf = nb;
+        *cap = nc;
+    }
+    return (char *)*buf + (*n)++ * size;
+}
+
 static void
 emit_flow(void *arg, const struct flow_rec *r)
 {
     struct worker *w = arg;
+    if (w->batching) {
+        struct flow_rec *b = batch_slot((void **)&w->tb_flows, &w->tb_nflows, &w->tb_capflows,
+                                        sizeof(*b));
+        if (b) {
+            *b = *r;
+            return;
+        }                               /* no memory: send it unsorted */
+    }
     struct mg_rec *m = rec_reserve(w, REC_FLOW, offsetof(struct mg_rec, u) + sizeof(r[0]));
     if (!m) {
         w->st.ring_drops++;
@@ -108,6 +139,7 @@ emit_flow(void *arg, const struct flow_rec *r)
     m->kind = REC_FLOW;
     m->worker = w->id;
     m->ts_ns = w->now_ns;
+    m->order = w->order;
     m->u.flow = *r;
     m->u.flow.seq = w->rec_seq++;
     ring_commit(w->out);
@@ -117,6 +149,14 @@ static void
 emit_dns(void *arg, const struct dns_rec *r)
 {
     struct worker *w = arg;
+    if (w->batching) {
+        struct dns_rec *b = batch_slot((void **)&w->tb_dns, &w->tb_ndns, &w->tb_capdns,
+                                       sizeof(*b));
+        if (b) {
+            *b = *r;
+            return;
+        }
+    }
     /* Only the answers kept travel: a typical record is a quarter of the
      * struct, so the ring holds four times as many. */
     unsigned na = r->n_answers < DNS_MAX_ANSWERS ? r->n_answers : DNS_MAX_ANSWERS;
@@ -129,6 +169,7 @@ emit_dns(void *arg, const struct dns_rec *r)
     m->kind = REC_DNS;
     m->worker = w->id;
     m->ts_ns = w->now_ns;
+    m->order = w->order;
     memcpy(&m->u.dns, r, body);
     m->u.dns.seq = w->rec_seq++;
     ring_commit(w->out);
@@ -145,6 +186,7 @@ emit_conn(struct worker *w, const struct conn_event *ev)
     m->kind = REC_CONN;
     m->worker = w->id;
     m->ts_ns = w->now_ns;
+    m->order = w->order;
     m->u.conn = *ev;
     ring_commit(w->out);
 }
@@ -186,6 +228,9 @@ icmp_unreachable(struct worker *w, const struct dec_pkt *p, uint64_t ts)
     if (st != DEC_OK || q.family != p->family)
         return;
     q.vlan = p->vlan;
+    if (w->n_share > 1 && worker_owner(flow_hash(&q, flow_seed(w->flows)), w->n_share) != w->id)
+        return;                         /* the quoted flow is another worker's */
+    w->order = (w->order & ~7ull) | REC_STAGE_REJECT;
     if (flow_reject(w->flows, &q, &ev)) {
         ev.ts_ns = ts;
         emit_conn(w, &ev);
@@ -208,7 +253,100 @@ emit_mark(struct worker *w, uint32_t kind)
     m->kind = kind;
     m->worker = w->id;
     m->ts_ns = w->now_ns;
+    m->order = w->order;
     ring_commit(w->out);
+}
+
+/* ==== Order of timer records ==== */
+
+#define CMP(x, y) do { if ((x) != (y)) return (x) < (y) ? -1 : 1; } while (0)
+
+int
+flow_rec_cmp(const struct flow_rec *a, const struct flow_rec *b)
+{
+    CMP(a->start_ns, b->start_ns);
+    int c = memcmp(&a->src, &b->src, sizeof(a->src));
+    if (c)
+        return c;
+    if ((c = memcmp(&a->dst, &b->dst, sizeof(a->dst))) != 0)
+        return c;
+    CMP(a->sport, b->sport);
+    CMP(a->dport, b->dport);
+    CMP(a->proto, b->proto);
+    CMP(a->vlan, b->vlan);
+    CMP(a->vni, b->vni);
+    CMP(a->reason, b->reason);
+    CMP(a->dir[0].first_ns, b->dir[0].first_ns);
+    CMP(a->dir[1].first_ns, b->dir[1].first_ns);
+    return 0;
+}
+
+int
+dns_rec_cmp(const struct dns_rec *a, const struct dns_rec *b)
+{
+    CMP(a->query_ns, b->query_ns);
+    CMP(a->response_ns, b->response_ns);
+    int c = memcmp(&a->client, &b->client, sizeof(a->client));
+    if (c)
+        return c;
+    if ((c = memcmp(&a->server, &b->server, sizeof(a->server))) != 0)
+        return c;
+    CMP(a->cport, b->cport);
+    CMP(a->sport, b->sport);
+    CMP(a->id, b->id);
+    CMP(a->transport, b->transport);
+    CMP(a->vni, b->vni);
+    return strcmp(a->qname, b->qname);
+}
+
+int
+rec_order_cmp(const struct mg_rec *a, const struct mg_rec *b)
+{
+    if (a->kind == REC_FLOW && b->kind == REC_FLOW)
+        return flow_rec_cmp(&a->u.flow, &b->u.flow);
+    if (a->kind == REC_DNS && b->kind == REC_DNS)
+        return dns_rec_cmp(&a->u.dns, &b->u.dns);
+    return 0;
+}
+
+static int
+qcmp_flow(const void *a, const void *b)
+{
+    return flow_rec_cmp(a, b);
+}
+
+static int
+qcmp_dns(const void *a, const void *b)
+{
+    return dns_rec_cmp(a, b);
+}
+
+/* Timers (flow and query expiry) emit in table order, which depends on what
+ * else the table holds: sort what one tick emitted by content, so one worker
+ * or several give the same stream (see enum rec_stage). */
+static void
+timers_begin(struct worker *w)
+{
+    w->batching = 1;
+    w->tb_nflows = w->tb_ndns = 0;
+}
+
+static void
+timers_end(struct worker *w)
+{
+    w->batching = 0;
+    uint64_t pkt = w->order >> 3;
+    if (w->tb_nflows > 1)
+        qsort(w->tb_flows, w->tb_nflows, sizeof(*w->tb_flows), qcmp_flow);
+    w->order = REC_ORDER(pkt, REC_STAGE_TIMER_FLOW);
+    for (size_t i = 0; i < w->tb_nflows; i++)
+        emit_flow(w, &w->tb_flows[i]);
+    if (w->tb_ndns > 1)
+        qsort(w->tb_dns, w->tb_ndns, sizeof(*w->tb_dns), qcmp_dns);
+    w->order = REC_ORDER(pkt, REC_STAGE_TIMER_DNS);
+    for (size_t i = 0; i < w->tb_ndns; i++)
+        emit_dns(w, &w->tb_dns[i]);
+    w->tb_nflows = w->tb_ndns = 0;
 }
 
 /* ==== DNS ==== */
@@ -313,19 +451,32 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
 {
     struct dec_pkt p[CAP_BURST];
     uint64_t h[CAP_BURST];
-    uint8_t ok[CAP_BURST];
+    uint8_t ok[CAP_BURST], own[CAP_BURST];
     uint64_t seed = flow_seed(w->flows);
+    uint64_t base = w->pkt_idx;
+    unsigned share = w->n_share;
 
     for (unsigned i = 0; i < n; i++) {
         uint64_t ts = b[i].ts_ns;
-        w->st.pkts++;
-        w->st.wire_bytes += b[i].wirelen;
-        w->st.cap_bytes += b[i].caplen;
         if (ts > w->now_ns)
             w->now_ns = ts;
         if (!w->st.first_ns || ts < w->st.first_ns)
             w->st.first_ns = ts;
         enum dec_status st = dec_packet(w->dec, b[i].linktype, b[i].data, b[i].caplen, &p[i]);
+        ok[i] = (uint8_t)dec_has_flow(st);
+        own[i] = 1;
+        if (ok[i]) {
+            h[i] = flow_hash(&p[i], seed);
+            if (share > 1 && worker_owner(h[i], share) != w->id)
+                own[i] = 0;
+        } else if (share > 1 && w->id != 0) {
+            own[i] = 0;                 /* no flow: counted by worker 0 */
+        }
+        if (!own[i])
+            continue;
+        w->st.pkts++;
+        w->st.wire_bytes += b[i].wirelen;
+        w->st.cap_bytes += b[i].caplen;
         w->st.status[st]++;
         if (p[i].tunnels) {
             w->st.tunnelled++;
@@ -334,10 +485,8 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
             if (p[i].tun_kinds & DEC_TUN_GENEVE)
                 w->st.geneve++;
         }
-        ok[i] = (uint8_t)dec_has_flow(st);
         if (ok[i]) {
             w->st.partial += p[i].partial;
-            h[i] = flow_hash(&p[i], seed);
             flow_prefetch(w->flows, h[i]);
         }
     }
@@ -345,32 +494,42 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
      * the load to land, near enough that the bucket it reads is cached. */
     enum { AHEAD = 6 };
     for (unsigned i = 0; i < n && i < AHEAD; i++)
-        if (ok[i])
+        if (ok[i] && own[i])
             flow_prefetch_entry(w->flows, h[i]);
     for (unsigned i = 0; i < n; i++) {
         struct flow_hit hit;
-        if (i + AHEAD < n && ok[i + AHEAD])
+        if (i + AHEAD < n && ok[i + AHEAD] && own[i + AHEAD])
             flow_prefetch_entry(w->flows, h[i + AHEAD]);
         if (!ok[i])
             continue;
-        if (flow_packet_h(w->flows, &p[i], h[i], b[i].ts_ns, &hit, emit_flow, w) != 0)
-            continue;                   /* mirror duplicate */
-        /* Protocols show themselves in the first payload of either side:
-         * look only at a flow's first packets, not at every one. */
-        if (p[i].payload_len && hit.app == APP_NONE && p[i].proto == 6 && hit.pkts <= 8) {
-            uint8_t app = app_classify(p[i].payload, p[i].payload_len);
-            if (app) {
-                flow_set_app(w->flows, hit.idx, app);
-                hit.app = app;
+        w->order = REC_ORDER(base + i, REC_STAGE_FLOW);
+        if (own[i]) {
+            if (flow_packet_h(w->flows, &p[i], h[i], b[i].ts_ns, &hit, emit_flow, w) != 0)
+                continue;               /* mirror duplicate */
+            /* Protocols show themselves in the first payload of either side:
+             * look only at a flow's first packets, not at every one. */
+            if (p[i].payload_len && hit.app == APP_NONE && p[i].proto == 6 && hit.pkts <= 8) {
+                uint8_t app = app_classify(p[i].payload, p[i].payload_len);
+                if (app) {
+                    flow_set_app(w->flows, hit.idx, app);
+                    hit.app = app;
+                }
             }
+            if (hit.outcome)
+                conn_decided(w, &p[i], &hit, b[i].ts_ns);
         }
-        if (hit.outcome)
-            conn_decided(w, &p[i], &hit, b[i].ts_ns);
+        /* Every worker looks at an ICMP error: the quoted flow may be its own. */
         if ((p[i].proto == 1 && p[i].icmp_type == 3) || (p[i].proto == 58 && p[i].icmp_type == 1))
             icmp_unreachable(w, &p[i], b[i].ts_ns);
-        if (w->cfg->dns.enabled && (p[i].payload_len || (p[i].tcp_flags & 0x02)))
+        if (own[i] && w->cfg->dns.enabled && (p[i].payload_len || (p[i].tcp_flags & 0x02))) {
+            w->order = REC_ORDER(base + i, REC_STAGE_DNS);
             worker_dns(w, &p[i], b[i].ts_ns);
+        }
     }
+    w->pkt_idx = base + n;
+    /* Timer records of the tick after this burst (if any) belong after its
+     * last packet. */
+    w->order = REC_ORDER(w->pkt_idx ? w->pkt_idx - 1 : 0, REC_STAGE_TIMER_FLOW);
 }
 
 /* Once per second of packet time: expire flows and DNS queries, and tell
@@ -382,17 +541,24 @@ worker_tick(struct worker *w)
     if (s == w->last_tick_s)
         return;
     w->last_tick_s = s;
+    timers_begin(w);
     flow_advance(w->flows, w->now_ns, emit_flow, w);
     dns_txn_expire(w->dns, w->now_ns, emit_dns, w);
+    timers_end(w);
+    w->order = (w->order & ~7ull) | REC_STAGE_TICK;
     emit_mark(w, REC_TICK);
 }
 
 static void
 worker_finish(struct worker *w)
 {
+    w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
+    timers_begin(w);
     flow_flush(w->flows, emit_flow, w);
     dns_txn_flush(w->dns, emit_dns, w);
+    timers_end(w);
     w->st.last_ns = w->now_ns;
+    w->order = REC_ORDER(w->pkt_idx, REC_STAGE_END);
     emit_mark(w, REC_END);
     ring_flush(w->out);
 }
@@ -430,6 +596,8 @@ worker_main(void *arg)
         }
         struct cap_stats cs;
         src->ops->stats(src, &cs);
+        if (w->n_share > 1 && w->id != 0)
+            memset(&cs, 0, sizeof(cs));     /* every replay worker read it: count once */
         w->cap_st.pkts += cs.pkts;
         w->cap_st.bytes += cs.bytes;
         w->cap_st.drops += cs.drops;

@@ -116,6 +116,16 @@ fi
 # ---- detection scenarios: each generated case against its truth and golden file
 check "scenario captures (tests/run_scenarios.sh)" tests/run_scenarios.sh "$MG" "$OUT/scenarios"
 
+# ---- several workers: 1, 2 and 4 give byte-identical flow, DNS and finding
+# records (scenarios, demo, real captures), through the file reader and DPDK
+check "workers 1/2/4: identical records (tests/workers_equal.sh)" \
+    tests/workers_equal.sh "$MG" "$OUT/workers"
+if "$MG" --version 2>&1 | grep -q dpdk; then
+    check "workers 1/2/4 through DPDK: identical records" \
+        tests/workers_equal.sh "$MG" "$OUT/workers-dpdk" --capture dpdk pcaps/syn-scan/input.pcap \
+        pcaps/dns-tunnel/input.pcap pcaps/demo/mirror-demo.pcap
+fi
+
 # ---- the real captures of others: the attacks they hold are found, and
 # nothing at all is reported on the benign ones (default configuration)
 expected_type() {   # capture path -> the finding type it must give, "" = none
