@@ -89,11 +89,26 @@ struct cap_pcap_opts {
     int timeout_ms;         /* read timeout when not immediate */
     const char *bpf;        /* filter, NULL or "" for none */
     int fanout_group;       /* >0: PACKET_FANOUT group id (several workers) */
+    const uint16_t *vxlan_ports;    /* fanout: hash inside VXLAN on these ports */
+    unsigned n_vxlan_ports;
+    const uint16_t *geneve_ports;   /* and GENEVE on these */
+    unsigned n_geneve_ports;
 };
 struct cap_source *cap_pcap_open_live(const struct cap_pcap_opts *o,
                                       char *err, size_t errlen);
 /* libpcap: offline file (fallback reader). */
 struct cap_source *cap_pcap_open_file(const char *path, char *err, size_t errlen);
+
+/* The PACKET_FANOUT_CBPF program of a live capture with several workers
+ * (capture/fanout.c): a symmetric hash of the inner 5-tuple of VXLAN and
+ * GENEVE on the given ports (at most 8 each), or of the packet's own, so both directions of a
+ * flow reach the same worker. Loads are at base + offset from the IP header
+ * (the kernel: SKF_NET_OFF; tests over raw IP packets: 0). Writes at most
+ * max instructions; returns how many, or -1. */
+struct sock_filter;
+int cap_fanout_prog(struct sock_filter *out, unsigned max, uint32_t base,
+                    const uint16_t *vxlan_ports, unsigned n_vxlan,
+                    const uint16_t *geneve_ports, unsigned n_geneve);
 
 /* Wake a source blocked in rx_burst (live) so the worker sees a stop flag. */
 void cap_pcap_breakloop(struct cap_source *s);

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #ifdef __linux__
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -360,12 +361,23 @@ struct cap_source *cap_pcap_open_live(const struct cap_pcap_opts *o,
 
     if (o->fanout_group > 0) {
 #if defined(__linux__) && defined(PACKET_FANOUT)
+        /* The group's members share one program (capture/fanout.c): a
+         * symmetric hash of the inner flow, not the kernel's outer one. */
         int fd = pcap_fileno(c->p);
         uint32_t val = ((uint32_t)o->fanout_group & 0xffffu) |
-                       ((uint32_t)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+                       ((uint32_t)(PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16);
         if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &val, sizeof(val)) < 0) {
             set_err(c, "cannot join fanout group %d: %s", o->fanout_group,
                     fd < 0 ? "no socket" : strerror(errno));
+            return fail(c, err, errlen);
+        }
+        struct sock_filter prog[512];
+        int n = cap_fanout_prog(prog, 512, (uint32_t)SKF_NET_OFF, o->vxlan_ports,
+                                o->n_vxlan_ports, o->geneve_ports, o->n_geneve_ports);
+        struct sock_fprog fp = { .len = (unsigned short)(n > 0 ? n : 0), .filter = prog };
+        if (n <= 0 || setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &fp, sizeof(fp)) < 0) {
+            set_err(c, "cannot set the fanout program of group %d: %s", o->fanout_group,
+                    n <= 0 ? "program too long" : strerror(errno));
             return fail(c, err, errlen);
         }
 #else

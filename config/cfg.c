@@ -173,6 +173,7 @@ static const struct key capture_keys[] = {
     KBOOL("promiscuous", capture.promiscuous, "true"),
     KBOOL("immediate", capture.immediate, "true"),
     KINT("timeout_ms", capture.timeout_ms, 1, 10000, "100"),
+    KINT("fanout_group", capture.fanout_group, 0, 65535, "0"),
     KMAP("dpdk", dpdk_keys),
     KEND
 };

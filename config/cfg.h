@@ -92,6 +92,7 @@ struct cfg {
         bool promiscuous;       /* default true */
         bool immediate;         /* default true */
         int timeout_ms;         /* 1..10000, default 100 */
+        int fanout_group;       /* 0 = chosen at start; 1..65535 */
         struct {                /* DPDK EAL and port (issue 7) */
             char **eal_args; unsigned n_eal_args;
             int port;           /* default 0 */

@@ -675,7 +675,6 @@ cmd_run(int argc, char **argv)
     struct opts o = { 0 };
     struct cfg c;
     struct pipeline p = { 0 };
-    struct worker w;
     char err[512];
 
     if (parse_opts(argc, argv, &o) != 0 || o.n_files != 0) {
@@ -700,8 +699,11 @@ cmd_run(int argc, char **argv)
     }
     dec_cfg_init(&g_dec, c.decoder.vxlan_ports, c.decoder.n_vxlan_ports,
                  c.decoder.geneve_ports, c.decoder.n_geneve_ports, c.decoder.max_depth);
-    if (worker_init(&w, 0, &c, &g_dec, 0, err, sizeof(err)) != 0) {
-        fprintf(stderr, "mirrorguard: %s\n", err);
+    /* N workers: N sockets in one PACKET_FANOUT group whose BPF program
+     * hashes the inner flow symmetrically (capture/fanout.c). */
+    unsigned nw = c.workers ? c.workers : 1;
+    struct worker *ws = workers_new(&c, 0);
+    if (!ws) {
         cfg_free(&c);
         return 1;
     }
@@ -713,27 +715,37 @@ cmd_run(int argc, char **argv)
         .immediate = c.capture.immediate,
         .timeout_ms = c.capture.timeout_ms,
         .bpf = c.capture.bpf,
+        .fanout_group = nw > 1 ? (c.capture.fanout_group ? c.capture.fanout_group
+                                                         : (int)(getpid() % 65535) + 1) : 0,
+        .vxlan_ports = c.decoder.vxlan_ports,
+        .n_vxlan_ports = c.decoder.n_vxlan_ports,
+        .geneve_ports = c.decoder.geneve_ports,
+        .n_geneve_ports = c.decoder.n_geneve_ports,
     };
-    w.srcs = calloc(1, sizeof(*w.srcs));
-    w.srcs[0] = cap_pcap_open_live(&po, err, sizeof(err));
-    if (!w.srcs[0]) {
-        fprintf(stderr, "mirrorguard: %s\n", err);
-        worker_fini(&w);
-        cfg_free(&c);
-        return 1;
+    for (unsigned k = 0; k < nw; k++) {
+        ws[k].srcs = calloc(1, sizeof(*ws[k].srcs));
+        if (ws[k].srcs)
+            ws[k].srcs[0] = cap_pcap_open_live(&po, err, sizeof(err));
+        if (!ws[k].srcs || !ws[k].srcs[0]) {
+            fprintf(stderr, "mirrorguard: %s\n", ws[k].srcs ? err : "out of memory");
+            workers_free(ws, nw);
+            cfg_free(&c);
+            return 1;
+        }
+        ws[k].n_srcs = 1;
+        ws[k].live = 1;
+        g_live[k] = ws[k].srcs[0];
     }
-    w.n_srcs = 1;
-    w.live = 1;
-    g_live[0] = w.srcs[0];
-    g_n_live = 1;
+    g_n_live = nw;
     p.cfg = &c;
-    p.workers = &w;
-    p.n_workers = 1;
+    p.workers = ws;
+    p.n_workers = nw;
     p.block = 0;
     int lists_failed;
     struct lists *lists = load_lists(&c, &lists_failed);
     if (lists_failed) {
-        worker_fini(&w);
+        g_n_live = 0;
+        workers_free(ws, nw);
         cfg_free(&c);
         return 2;
     }
@@ -744,10 +756,15 @@ cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_sighup;
     sigaction(SIGHUP, &sa, NULL);
-    fprintf(stderr, "mirrorguard: capturing on %s (SIGINT/SIGTERM to stop)\n", c.capture.interface);
+    if (nw > 1)
+        fprintf(stderr, "mirrorguard: capturing on %s with %u workers (fanout group %d; "
+                "SIGINT/SIGTERM to stop)\n", c.capture.interface, nw, po.fanout_group);
+    else
+        fprintf(stderr, "mirrorguard: capturing on %s (SIGINT/SIGTERM to stop)\n",
+                c.capture.interface);
     int rc = run_pipeline(&p, 1, &o);
     g_n_live = 0;
-    worker_fini(&w);
+    workers_free(ws, nw);
     lists_free((struct lists *)atomic_load(&p.lists));
     release_held(&p, 1);
     cfg_free(&c);

@@ -81,8 +81,10 @@ struct worker {
     uint64_t order;                 /* REC_ORDER() stamped on records being made */
     int batching;                   /* timers: collect records, sort, then send */
     struct flow_rec *tb_flows;      /* the batch (grows, never shrinks) */
-    struct dns_rec *tb_dns;
-    size_t tb_nflows, tb_capflows, tb_ndns, tb_capdns;
+    uint8_t *tb_dnsbuf;             /* DNS records packed (answers kept only) */
+    size_t *tb_dnsoff;              /* where each starts in tb_dnsbuf */
+    void **tb_ptrs;                 /* sorted through these */
+    size_t tb_nflows, tb_capflows, tb_ndns, tb_capdns, tb_capptrs, tb_dnslen, tb_dnscap;
     struct worker_stats st;
     struct cap_stats cap_st;
     int exit_code;

@@ -70,9 +70,13 @@ worker_fini(struct worker *w)
     free(w->dns_tcp_keys);
     free(w->dns_tcp_used);
     free(w->tb_flows);
-    free(w->tb_dns);
+    free(w->tb_dnsbuf);
+    free(w->tb_dnsoff);
+    free(w->tb_ptrs);
+    w->tb_ptrs = NULL;
     w->tb_flows = NULL;
-    w->tb_dns = NULL;
+    w->tb_dnsbuf = NULL;
+    w->tb_dnsoff = NULL;
     ring_free(w->out);
     for (unsigned i = 0; i < w->n_srcs; i++)
         if (w->srcs[i])
@@ -150,12 +154,29 @@ emit_dns(void *arg, const struct dns_rec *r)
 {
     struct worker *w = arg;
     if (w->batching) {
-        struct dns_rec *b = batch_slot((void **)&w->tb_dns, &w->tb_ndns, &w->tb_capdns,
-                                       sizeof(*b));
-        if (b) {
-            *b = *r;
-            return;
+        /* Packed: only the answers kept, as in the ring (a query that is
+         * never answered, the usual timer record, is a quarter of the struct). */
+        unsigned na = r->n_answers < DNS_MAX_ANSWERS ? r->n_answers : DNS_MAX_ANSWERS;
+        size_t body = offsetof(struct dns_rec, answers) + na * sizeof(r->answers[0]);
+        size_t need = (body + 7) & ~(size_t)7;
+        if (w->tb_dnslen + need > w->tb_dnscap) {
+            size_t nc = w->tb_dnscap ? w->tb_dnscap * 2 : 65536;
+            while (nc < w->tb_dnslen + need)
+                nc *= 2;
+            uint8_t *nb = realloc(w->tb_dnsbuf, nc);
+            if (nb) {
+                w->tb_dnsbuf = nb;
+                w->tb_dnscap = nc;
+            }
         }
+        size_t *off = w->tb_dnscap >= w->tb_dnslen + need
+            ? batch_slot((void **)&w->tb_dnsoff, &w->tb_ndns, &w->tb_capdns, sizeof(*off)) : NULL;
+        if (off) {
+            *off = w->tb_dnslen;
+            memcpy(w->tb_dnsbuf + w->tb_dnslen, r, body);
+            w->tb_dnslen += need;
+            return;
+        }                               /* no memory: send it unsorted */
     }
     /* Only the answers kept travel: a typical record is a quarter of the
      * struct, so the ring holds four times as many. */
@@ -309,16 +330,31 @@ rec_order_cmp(const struct mg_rec *a, const struct mg_rec *b)
     return 0;
 }
 
+/* The batch is sorted through pointers: a DNS record is 1.4 KB. */
 static int
 qcmp_flow(const void *a, const void *b)
 {
-    return flow_rec_cmp(a, b);
+    return flow_rec_cmp(*(const struct flow_rec *const *)a, *(const struct flow_rec *const *)b);
 }
 
 static int
 qcmp_dns(const void *a, const void *b)
 {
-    return dns_rec_cmp(a, b);
+    return dns_rec_cmp(*(const struct dns_rec *const *)a, *(const struct dns_rec *const *)b);
+}
+
+/* Room for n pointers in w->tb_ptrs; 0, or -1 without memory. */
+static int
+batch_ptrs(struct worker *w, size_t n)
+{
+    if (n <= w->tb_capptrs)
+        return 0;
+    void **np = realloc(w->tb_ptrs, n * sizeof(*np));
+    if (!np)
+        return -1;
+    w->tb_ptrs = np;
+    w->tb_capptrs = n;
+    return 0;
 }
 
 /* Timers (flow and query expiry) emit in table order, which depends on what
@@ -328,7 +364,7 @@ static void
 timers_begin(struct worker *w)
 {
     w->batching = 1;
-    w->tb_nflows = w->tb_ndns = 0;
+    w->tb_nflows = w->tb_ndns = w->tb_dnslen = 0;
 }
 
 static void
@@ -336,17 +372,32 @@ timers_end(struct worker *w)
 {
     w->batching = 0;
     uint64_t pkt = w->order >> 3;
-    if (w->tb_nflows > 1)
-        qsort(w->tb_flows, w->tb_nflows, sizeof(*w->tb_flows), qcmp_flow);
+    size_t nmax = w->tb_nflows > w->tb_ndns ? w->tb_nflows : w->tb_ndns;
+    int sorted = batch_ptrs(w, nmax) == 0;  /* no memory: unsorted, still sent */
     w->order = REC_ORDER(pkt, REC_STAGE_TIMER_FLOW);
-    for (size_t i = 0; i < w->tb_nflows; i++)
-        emit_flow(w, &w->tb_flows[i]);
-    if (w->tb_ndns > 1)
-        qsort(w->tb_dns, w->tb_ndns, sizeof(*w->tb_dns), qcmp_dns);
+    if (sorted && w->tb_nflows > 1) {
+        for (size_t i = 0; i < w->tb_nflows; i++)
+            w->tb_ptrs[i] = &w->tb_flows[i];
+        qsort(w->tb_ptrs, w->tb_nflows, sizeof(void *), qcmp_flow);
+        for (size_t i = 0; i < w->tb_nflows; i++)
+            emit_flow(w, w->tb_ptrs[i]);
+    } else {
+        for (size_t i = 0; i < w->tb_nflows; i++)
+            emit_flow(w, &w->tb_flows[i]);
+    }
     w->order = REC_ORDER(pkt, REC_STAGE_TIMER_DNS);
-    for (size_t i = 0; i < w->tb_ndns; i++)
-        emit_dns(w, &w->tb_dns[i]);
-    w->tb_nflows = w->tb_ndns = 0;
+    if (sorted) {
+        for (size_t i = 0; i < w->tb_ndns; i++)
+            w->tb_ptrs[i] = w->tb_dnsbuf + w->tb_dnsoff[i];
+        if (w->tb_ndns > 1)
+            qsort(w->tb_ptrs, w->tb_ndns, sizeof(void *), qcmp_dns);
+        for (size_t i = 0; i < w->tb_ndns; i++)
+            emit_dns(w, w->tb_ptrs[i]);
+    } else {
+        for (size_t i = 0; i < w->tb_ndns; i++)
+            emit_dns(w, (const struct dns_rec *)(w->tb_dnsbuf + w->tb_dnsoff[i]));
+    }
+    w->tb_nflows = w->tb_ndns = w->tb_dnslen = 0;
 }
 
 /* ==== DNS ==== */

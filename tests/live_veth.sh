@@ -134,12 +134,13 @@ SETS=(--set 'outputs.flow_fields=[srcaddr,dstaddr,srcport,dstport,protocol,packe
     fail "configuration refused: $(head -3 "$W/cfg.err")"
 
 # ---- helpers
-# start_mg TAG: mirrorguard run in the namespace, stats every second on stderr
+# start_mg TAG [ARGS...]: mirrorguard run in the namespace, stats every second on stderr
 start_mg() {
     local tag=$1
+    shift
     # Not through inns(): a function in the background is a subshell, and the
     # signals must reach mirrorguard itself ('ip netns exec' execs it).
-    ip netns exec "$NS" "$MG" run -c "$CFG" "${SETS[@]}" --set outputs.stats_interval=1 \
+    ip netns exec "$NS" "$MG" run -c "$CFG" "${SETS[@]}" --set outputs.stats_interval=1 "$@" \
         --flows-out "$W/$tag.flows" --dns-out "$W/$tag.dns" --stats-json "$W/$tag.stats.json" \
         </dev/null >"$W/$tag.out" 2>"$W/$tag.err" &
     MGPID=$!
@@ -268,6 +269,27 @@ if rep != live:
     sys.exit(1)
 EOF
 
+# ---- 1b. two workers in a PACKET_FANOUT group (our BPF program hashes the
+# inner flow): the same records again, and both workers had a share
+start_mg two --workers 2
+send
+wait_count two "$NPKT"
+stop_mg two TERM
+check_stats two "$NPKT"
+sort "$W/two.flows" >"$W/two.flows.sorted"
+if ! cmp -s "$W/two.flows.sorted" "$W/replay.flows.sorted"; then
+    echo "     < replay   > live, 2 workers (sorted flow records)"
+    diff "$W/replay.flows.sorted" "$W/two.flows.sorted" | head -30 | sed 's/^/     /'
+    fail "2 workers: live flow records differ from the replay's (a flow split between workers?)"
+fi
+grep -q "with 2 workers (fanout group" "$W/two.err" || fail "2 workers: no fanout group announced"
+"$PY" - "$W/two.stats.json" <<'EOF' || fail "2 workers: the work was not shared"
+import json, sys
+pw = json.load(open(sys.argv[1]))["per_worker"]
+print("     2 workers live: packets %s" % [w["packets"] for w in pw])
+sys.exit(0 if len(pw) == 2 and min(w["packets"] for w in pw) > 0 else 1)
+EOF
+
 # ---- 2. SIGINT, after the first 200 packets only
 start_mg int
 send --limit=200
@@ -285,5 +307,5 @@ rc=$?
 [ "$(wc -l <"$W/noif.err")" = 1 ] || { sed 's/^/     /' "$W/noif.err" | head; fail "missing interface: want one line on stderr"; }
 grep -q "$NOIF" "$W/noif.err" || { sed 's/^/     /' "$W/noif.err"; fail "missing interface: the message does not name $NOIF"; }
 
-echo "live_veth: ok ($NPKT packets live = replay; SIGTERM, SIGINT, missing interface)"
+echo "live_veth: ok ($NPKT packets live = replay, with 1 and 2 workers; SIGTERM, SIGINT, missing interface)"
 exit 0

@@ -12,6 +12,12 @@
  * skipped when that directory is not there. */
 #define _GNU_SOURCE
 #include "cap.h"
+#include "dec.h"
+#include "flow.h"
+#include "pktbuild.h"
+
+#include <linux/filter.h>
+#include <pcap/pcap.h>
 
 #include <CUnit/CUnit.h>
 #include <dirent.h>
@@ -947,6 +953,141 @@ static void test_real_all(void)
     CU_ASSERT_EQUAL(all_failed, 0);
 }
 
+/* ==== The fanout program (capture/fanout.c), run in libpcap's interpreter ==== */
+
+static struct sock_filter fprog[BPF_MAXINSNS];
+static int fprog_n;
+
+/* The program's value for an Ethernet frame (it starts at the IP header). */
+static unsigned
+fanout_value(const uint8_t *frame, size_t len)
+{
+    size_t off = 14;
+    if (len >= 18 && frame[12] == 0x81 && frame[13] == 0x00)
+        off = 18;
+    if (len <= off)
+        return 0;
+    return bpf_filter((const struct bpf_insn *)fprog, frame + off, (u_int)(len - off),
+                      (u_int)(len - off));
+}
+
+/* Every packet of every flow of a capture gets its flow's one value, and
+ * the values spread the flows over 2 and 4 workers. */
+static void
+fanout_check_capture(const char *path, int min_flows)
+{
+    char err[256];
+    struct cap_source *s = cap_file_open(path, err, sizeof(err));
+    if (!s) {
+        fprintf(stderr, "\n  (skipped: %s)\n", err);
+        return;
+    }
+    static const uint16_t vx[] = { 4789 }, gv[] = { 6081 };
+    struct dec_cfg dc;
+    dec_cfg_init(&dc, vx, 1, gv, 1, 3);
+    enum { SLOTS = 1 << 16 };
+    uint64_t *keys = calloc(SLOTS, sizeof(*keys));
+    unsigned *vals = calloc(SLOTS, sizeof(*vals));
+    CU_ASSERT_FATAL(keys && vals);
+    int flows = 0, packets = 0, mismatched = 0, per2[2] = { 0 }, per4[4] = { 0 };
+    struct cap_pkt pk[64];
+    int n;
+    while ((n = s->ops->rx_burst(s, pk, 64)) > 0) {
+        for (int i = 0; i < n; i++) {
+            struct dec_pkt p;
+            if (pk[i].linktype != CAP_LINK_ETHERNET ||
+                !dec_has_flow(dec_packet(&dc, pk[i].linktype, pk[i].data, pk[i].caplen, &p)))
+                continue;
+            uint64_t k = flow_hash(&p, 1) | 1;
+            unsigned v = fanout_value(pk[i].data, pk[i].caplen);
+            packets++;
+            for (uint32_t j = (uint32_t)k & (SLOTS - 1);; j = (j + 1) & (SLOTS - 1)) {
+                if (!keys[j]) {
+                    keys[j] = k;
+                    vals[j] = v;
+                    flows++;
+                    per2[v % 2]++;
+                    per4[v % 4]++;
+                    break;
+                }
+                if (keys[j] == k) {
+                    if (vals[j] != v && !mismatched++) {
+                        fprintf(stderr, "\n  first packet off its flow's value (%u, not %u), "
+                                "proto %u tunnels %u:", v, vals[j], p.proto, p.tunnels);
+                        for (unsigned q = 0; q < pk[i].caplen && q < 120; q++)
+                            fprintf(stderr, "%s%02x", q % 32 ? "" : "\n   ", pk[i].data[q]);
+                        fputc('\n', stderr);
+                    }
+                    break;
+                }
+            }
+        }
+        s->ops->release(s, pk, (unsigned)n);
+    }
+    s->ops->close(s);
+    free(keys);
+    free(vals);
+    fprintf(stderr, " [%s: %d flows, %d packets, %d off, 2 workers %d/%d, 4 workers %d/%d/%d/%d]",
+            strrchr(path, '/') + 1, flows, packets, mismatched, per2[0], per2[1], per4[0], per4[1], per4[2],
+            per4[3]);
+    CU_ASSERT_EQUAL(mismatched, 0);
+    CU_ASSERT(flows >= min_flows);
+    if (flows >= 100) {                 /* no worker gets less than a tenth */
+        for (int w = 0; w < 2; w++)
+            CU_ASSERT(per2[w] * 10 >= flows);
+        for (int w = 0; w < 4; w++)
+            CU_ASSERT(per4[w] * 10 >= flows);
+    }
+}
+
+static void test_fanout_prog(void)
+{
+    static const uint16_t vx[] = { 4789 }, gv[] = { 6081 };
+    fprog_n = cap_fanout_prog(fprog, BPF_MAXINSNS, 0, vx, 1, gv, 1);
+    CU_ASSERT_FATAL(fprog_n > 0);
+    /* The most ports it takes still assemble (jumps within 255). */
+    uint16_t many[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    struct sock_filter big[BPF_MAXINSNS];
+    CU_ASSERT(cap_fanout_prog(big, BPF_MAXINSNS, 0, many, 8, many, 8) > 0);
+    CU_ASSERT(cap_fanout_prog(big, 10, 0, vx, 1, gv, 1) < 0);       /* no room: refused */
+
+    /* Both directions of a mirrored TCP flow, from two mirror sessions with
+     * different outer ports: one value. Another flow: (very likely) another. */
+    uint8_t in[256], a[512], b[512], c[512];
+    size_t il = pb_inner_tcp(in, 0, 0x0a000001, 0x0a000002, 40000, 443, 0x02, 10);
+    size_t al = pb_mirror(a, in, il, 7);
+    il = pb_inner_tcp(in, 0, 0x0a000002, 0x0a000001, 443, 40000, 0x12, 0);
+    size_t bl = pb_mirror(b, in, il, 9);
+    pb_u16(b, 14 + 20, 51515);          /* another outer source port */
+    CU_ASSERT_EQUAL(fanout_value(a, al), fanout_value(b, bl));
+    il = pb_inner_tcp(in, 0, 0x0a000001, 0x0a000003, 40001, 443, 0x02, 10);
+    size_t cl = pb_mirror(c, in, il, 7);
+    CU_ASSERT_NOT_EQUAL(fanout_value(a, al), fanout_value(c, cl));
+    /* Plain IPv6 UDP, both directions. */
+    uint8_t s6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, d6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+    size_t o = pb_eth(a, 0, 0x86dd);
+    o = pb_ipv6(a, o, 17, s6, d6, 8 + 4);
+    o = pb_udp(a, o, 5353, 53, 4);
+    al = o + 4;
+    o = pb_eth(b, 0, 0x86dd);
+    o = pb_ipv6(b, o, 17, d6, s6, 8 + 4);
+    o = pb_udp(b, o, 53, 5353, 4);
+    bl = o + 4;
+    CU_ASSERT_EQUAL(fanout_value(a, al), fanout_value(b, bl));
+    CU_ASSERT_NOT_EQUAL(fanout_value(a, al), 0);
+    /* Garbage and short frames: no crash, some value. */
+    memset(c, 0x45, sizeof(c));
+    (void)fanout_value(c, sizeof(c));
+    (void)fanout_value(c, 15);
+
+    /* Real captures: the demo (VXLAN, GENEVE around VXLAN, VLAN, IPv6,
+     * mirror copies from two sessions), generated scenarios. */
+    fanout_check_capture("../pcaps/demo/mirror-demo.pcap", 50);
+    fanout_check_capture("../pcaps/busy-server/input.pcap", 1000);
+    fanout_check_capture("../pcaps/dns-tunnel/input.pcap", 100);
+    fanout_check_capture("../pcaps/icmp-sweep/input.pcap", 50);
+}
+
 /* Live capture on loopback: needs CAP_NET_RAW, so it is skipped without. */
 static void test_live_loopback(void)
 {
@@ -1031,6 +1172,7 @@ int test_cap_register(void)
         !CU_add_test(s, "open errors name the file", test_open_errors) ||
         !CU_add_test(s, "real captures: named", test_real_named) ||
         !CU_add_test(s, "real captures: all agree with libpcap", test_real_all) ||
+        !CU_add_test(s, "fanout program: one value per flow, spread", test_fanout_prog) ||
         !CU_add_test(s, "live loopback, fanout, breakloop", test_live_loopback))
         return -1;
     return 0;
