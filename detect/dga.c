@@ -72,6 +72,17 @@ struct dga_model {
      * bit 1 = a prefix of a longer word (most positions of a random
      * label stop here, without touching the hash table) */
     uint8_t first3[26 * 26 * 26];
+    /* k * log2(k) for k = 0..DGA_MAX_LABEL (the entropy without a log2 call
+     * per distinct character) */
+    double xlog2x[DGA_MAX_LABEL + 1];
+};
+
+/* 'ref' lines: the trainer's features of a few labels, checked at load */
+#define MAXREF 32
+struct dga_ref {
+    unsigned line;
+    char label[DGA_MAX_LABEL + 1];
+    double f[DGA_NFEAT];
 };
 
 static inline int
@@ -199,15 +210,17 @@ dga_model_load(const char *path, char *err, size_t errlen)
     }
     struct dga_model *m = calloc(1, sizeof(*m));
     uint32_t *tri = calloc(NSYM * NSYM * NSYM, sizeof(*tri));
+    struct dga_ref *refs = calloc(MAXREF, sizeof(*refs));
     if (m) {
         m->pfx_mask = 65535;
         m->pfx = calloc(m->pfx_mask + 1, sizeof(*m->pfx));
     }
-    if (!m || !tri || !m->pfx) {
+    if (!m || !tri || !refs || !m->pfx) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto fail;
     }
-    char line[512];
+    char line[1024];
+    unsigned nref = 0;
     unsigned lineno = 0, nfeat = 0;
     int have_version = 0, have_end = 0, have_k = 0, have_rare = 0, have_bias = 0, have_thr = 0;
     unsigned long nwords = 0;
@@ -224,10 +237,10 @@ dga_model_load(const char *path, char *err, size_t errlen)
             line[--len] = '\0';
         if (!len || line[0] == '#')
             continue;
-        char *tok[6];
+        char *tok[DGA_NFEAT + 3];
         int nt = 0;
         for (char *s = strtok(line, " \t"); s; s = strtok(NULL, " \t")) {
-            if (nt == 6) {
+            if (nt == DGA_NFEAT + 3) {
                 nt++;
                 break;
             }
@@ -317,6 +330,24 @@ dga_model_load(const char *path, char *err, size_t errlen)
         } else if (!strcmp(k, "threshold")) {
             bad = nt != 2 || parse_double(tok[1], &m->threshold) || m->threshold < 0 || m->threshold > 1;
             have_thr = 1;
+        } else if (!strcmp(k, "ref")) {
+            /* ref LABEL F1 .. F<DGA_NFEAT> */
+            size_t ll = nt >= 2 ? strlen(tok[1]) : 0;
+            if (nt != DGA_NFEAT + 2 || ll < 1 || ll > DGA_MAX_LABEL ||
+                strspn(tok[1], "abcdefghijklmnopqrstuvwxyz0123456789-") != ll) {
+                bad = 1;
+            } else if (nref == MAXREF) {
+                snprintf(err, errlen, "%s:%u: more than %d 'ref' lines", path, lineno, MAXREF);
+                goto fail;
+            } else {
+                struct dga_ref *r = &refs[nref];
+                r->line = lineno;
+                memcpy(r->label, tok[1], ll + 1);
+                for (int i = 0; i < DGA_NFEAT && !bad; i++)
+                    bad = parse_double(tok[2 + i], &r->f[i]) != 0;
+                if (!bad)
+                    nref++;
+            }
         } else if (!strcmp(k, "end")) {
             bad = nt != 1;
             have_end = 1;
@@ -366,10 +397,33 @@ dga_model_load(const char *path, char *err, size_t errlen)
             m->ltri[ab * NSYM + c] = log((tri[ab * NSYM + c] + kk) / ((double)ctx + kk * NSYM));
     }
     free(tri);
+    tri = NULL;
+    m->xlog2x[0] = 0.0;
+    for (int i = 1; i <= DGA_MAX_LABEL; i++)
+        m->xlog2x[i] = i * log2((double)i);
+    /* the trainer's features of its 'ref' labels must be this code's: a
+     * model written by a trainer out of step with this sensor is refused */
+    for (unsigned r = 0; r < nref; r++) {
+        double fc[DGA_NFEAT];
+        dga_features(m, refs[r].label, strlen(refs[r].label), fc);
+        for (int i = 0; i < DGA_NFEAT; i++) {
+            double want = refs[r].f[i];
+            if (!(fabs(fc[i] - want) <= 1e-9 * (fabs(want) > 1 ? fabs(want) : 1))) {
+                snprintf(err, errlen, "%s:%u: feature '%s' of '%s': this sensor computes %.17g, "
+                         "the trainer %.17g (model and sensor out of step)", path, refs[r].line,
+                         dga_feature_names[i], refs[r].label, fc[i], want);
+                free(refs);
+                dga_model_free(m);
+                return NULL;
+            }
+        }
+    }
+    free(refs);
     return m;
 fail:
     fclose(f);
     free(tri);
+    free(refs);
     dga_model_free(m);
     return NULL;
 }
@@ -481,7 +535,7 @@ is_vowel(unsigned char c)
 void
 dga_features(const struct dga_model *m, const char *lab, size_t n, double *f)
 {
-    unsigned cnt[256];
+    unsigned char cnt[256];
     unsigned char s[DGA_MAX_LABEL + 3];
     memset(cnt, 0, sizeof(cnt));
     if (n > DGA_MAX_LABEL)
@@ -514,12 +568,16 @@ dga_features(const struct dga_model *m, const char *lab, size_t n, double *f)
         s[i + 2] = (unsigned char)sym(c);
     }
     s[n + 2] = SYM_END;
-    double dn = (double)n, ent = 0.0;
-    for (unsigned c = 0; c < 256; c++)
+    /* entropy = log2 n - sum(c log2 c) / n over the character counts c */
+    double dn = (double)n, sxl = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)lab[i];
         if (cnt[c]) {
-            double p = cnt[c] / dn;
-            ent -= p * log2(p);
+            sxl += m->xlog2x[cnt[c]];
+            cnt[c] = 0;
         }
+    }
+    double ent = log2(dn) - sxl / dn;
     /* bigrams of ^label$ = s[1..n+2], trigrams of ^^label$ = s[0..n+2] */
     double bsum = 0.0, bmin = 0.0, tsum = 0.0, tmin = 0.0;
     for (size_t i = 1; i < n + 2; i++) {

@@ -21,6 +21,8 @@
  *   cov_x_len (dict_cov * max(0, len - 10): long all-word names such as
  *   matsnu's and suppobox's), bi_llr, tri_llr (log-likelihood ratio of the
  *   label against uniformly random characters).
+ * The entropy is computed as log2 n - sum(c log2 c) / n over the character
+ * counts c (a table of c log2 c, no log2 call per character).
  * The score is a logistic regression over the standardised features:
  * 1 / (1 + exp(-(bias + sum w_i (x_i - mean_i) / sd_i))), in [0, 1].
  *
@@ -31,6 +33,12 @@
  *   bi XY COUNT | tri XYZ COUNT     benign n-gram counts; alphabet a-z 0-9 -
  *                                   with ^ (begin) and $ (end)
  *   w WORD                          the dictionary (lower-case a-z, 3..15)
+ *   ref LABEL F1 .. F20             the trainer's features of LABEL (up to 32
+ *                                   such lines): the loader computes them
+ *                                   again and refuses the model, naming the
+ *                                   line and the feature, when one differs
+ *                                   by more than 1e-9 (relative): trainer and
+ *                                   sensor out of step
  *   end                             required: a cut file is refused
  * '#' lines and blank lines are ignored. Errors name "path:line: reason".
  *

@@ -198,12 +198,62 @@ static void test_model_errors(void)
     write_file(p, "");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, "empty model file") != NULL);
+    write_file(p, "mgdga 1\nref google 1 2 3\n");     /* a ref line needs every feature */
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: malformed 'ref'") != NULL);
+    write_file(p, "mgdga 1\nref Go.ogle 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: malformed 'ref'") != NULL);
     remove(p);
     /* the detector refuses a missing model with the key's name */
     const char *sets[] = { "detect.dga.model=/nonexistent/m.txt" };
     CU_ASSERT_EQUAL(start(sets, 1), -1);
     CU_ASSERT(strstr(err, "detect.dga.model") != NULL);
     stop();
+}
+
+/* The trainer writes its own features of a few labels into the model ('ref'
+ * lines); the loader computes them again and refuses a model that disagrees:
+ * the C features equal the Python reference on those names. */
+static void test_ref_features(void)
+{
+    FILE *in = fopen(MODEL, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+    const char *p = "/tmp/mg_test_dga_ref.txt";
+    FILE *out = fopen(p, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    char line[2048];
+    unsigned lineno = 0, nref = 0, bad_line = 0;
+    while (fgets(line, sizeof(line), in)) {
+        lineno++;
+        if (!strncmp(line, "ref ", 4)) {
+            nref++;
+            /* the first ref line: its label, then "len": one more */
+            if (nref == 1) {
+                char lab[80];
+                double len;
+                CU_ASSERT_EQUAL_FATAL(sscanf(line, "ref %79s %lf", lab, &len), 2);
+                CU_ASSERT_DOUBLE_EQUAL(len, (double)strlen(lab), 1e-12);
+                const char *rest = strchr(line + 4 + strlen(lab) + 1, ' ');
+                CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
+                fprintf(out, "ref %s %.17g%s", lab, len + 1, rest);
+                bad_line = lineno;
+                continue;
+            }
+        }
+        fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    CU_ASSERT(nref >= 10);
+    char e[512], want[64];
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    snprintf(want, sizeof(want), "mg_test_dga_ref.txt:%u: feature 'len' of '", bad_line);
+    if (!strstr(e, want))
+        fprintf(stderr, "\n%s\n", e);
+    CU_ASSERT(strstr(e, want) != NULL);
+    CU_ASSERT(strstr(e, "out of step") != NULL);
+    remove(p);
 }
 
 static void dns_rec_make(struct dns_rec *d, uint8_t client_last, const char *name,
@@ -427,6 +477,7 @@ int test_det_dga_register(void)
         !CU_add_test(s, "features", test_features) ||
         !CU_add_test(s, "scores of DGA and benign names", test_scores) ||
         !CU_add_test(s, "model load errors name file:line", test_model_errors) ||
+        !CU_add_test(s, "C features equal the trainer's (ref lines)", test_ref_features) ||
         !CU_add_test(s, "NXDOMAIN burst per client", test_burst) ||
         !CU_add_test(s, "whitelist", test_whitelist) ||
         !CU_add_test(s, "threat lists of category dga", test_threat_list_dga) ||
