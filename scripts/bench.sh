@@ -6,17 +6,23 @@
 #
 # Generates (once, deterministic from a seed) a capture of PACKETS
 # VXLAN-wrapped packets with IMIX sizes, ~40,000 concurrent flows and ~2% DNS
-# in build/bench/, then replays it with flow and DNS records written (to
-# /dev/null, so the disk is not measured) and prints packets/s, Gbit/s,
-# ns/packet, peak memory and bytes per flow. For scale it also times `cat` of
-# the same file and mirrorguard on its libpcap reader.
+# (queries and their answers) in build/bench/, then replays it with every
+# detector on and flow and DNS records written (to /dev/null, so the disk is
+# not measured), with 1 and with 2 workers, and prints packets/s, Gbit/s,
+# ns/packet (wall, and CPU per worker), new flows/s, peak memory and bytes
+# per flow. For scale it also times `cat` of the same file and mirrorguard on
+# its libpcap reader; then scripts/bench-tools.sh runs the same capture
+# through the other tools installed (ndpiReader, nfpcapd, softflowd, tshark;
+# BENCH_TOOLS_INSTALL=1 installs them) and a side-by-side table gives the
+# ratio of mirrorguard's packets/s to each. BENCH_TOOLS=0 skips that part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5000000}
 RUNS=${2:-5}
 MG=${MG:-build/mirrorguard}
 dir=build/bench
-pcap=$dir/bench-$N.pcap
+# v2: DNS answers match their queries (generator changed; older files differ)
+pcap=$dir/bench-v2-$N.pcap
 mkdir -p "$dir"
 [ -x "$MG" ] || make -s all
 if [ ! -f "$pcap" ]; then
@@ -28,24 +34,32 @@ cat "$pcap" >/dev/null                       # warm the page cache
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+: >"$dir/table.tsv"
 run_mg() {  # label, extra args...
     local label=$1; shift
     : >"$dir/runs.txt"
     for i in $(seq "$RUNS"); do
         "$MG" replay "$@" --flows-out /dev/null --dns-out /dev/null \
             --stats-json "$dir/stats.json" "$pcap" 2>/dev/null
-        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["packets_per_second"], d["gbit_per_second"], d["ns_per_packet"], d["peak_rss_bytes"], d["flows"]["created"], d["wall_seconds"], d["worker_cpu_ns_per_packet"])' "$dir/stats.json" >>"$dir/runs.txt"
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["packets_per_second"], d["gbit_per_second"], d["ns_per_packet"], d["peak_rss_bytes"], d["flows"]["created"], d["wall_seconds"], d["worker_cpu_ns_per_packet"], d["new_flows_per_second"], d["workers"])' "$dir/stats.json" >>"$dir/runs.txt"
     done
-    local pps gbps ns rss wns
+    local pps gbps ns rss wns nfs nw
     wns=$(cut -d' ' -f7 "$dir/runs.txt" | median)
     pps=$(cut -d' ' -f1 "$dir/runs.txt" | median)
     gbps=$(cut -d' ' -f2 "$dir/runs.txt" | median)
     ns=$(cut -d' ' -f3 "$dir/runs.txt" | median)
     rss=$(cut -d' ' -f4 "$dir/runs.txt" | median)
-    printf '%-34s %8.2f Mpps %7.2f Gbit/s %7.1f ns/pkt  worker %6.1f ns/pkt CPU = %.2f Mpps/core  peak RSS %6.1f MiB   (runs: %s)\n' \
+    nfs=$(cut -d' ' -f8 "$dir/runs.txt" | median)
+    nw=$(head -1 "$dir/runs.txt" | cut -d' ' -f9)
+    # worker CPU per packet: all workers' CPU over all packets; per core
+    # (Mpps each worker's core does) = workers * 1000 / that
+    printf '%-36s %6.2f Mpps %6.2f Gbit/s %6.1f ns/pkt  worker CPU %6.1f ns/pkt (%.2f Mpps/core)  %5.0f k new flows/s  peak RSS %5.0f MiB  (runs: %s)\n' \
         "$label" "$(awk -v x="$pps" 'BEGIN{print x/1e6}')" "$gbps" "$ns" "$wns" \
-        "$(awk -v x="$wns" 'BEGIN{print 1000/x}')" "$(awk -v x="$rss" 'BEGIN{print x/1048576}')" \
+        "$(awk -v x="$wns" -v w="$nw" 'BEGIN{print 1000*w/x}')" "$(awk -v x="$nfs" 'BEGIN{print x/1e3}')" \
+        "$(awk -v x="$rss" 'BEGIN{print x/1048576}')" \
         "$(awk '{printf "%.2f ", $1/1e6}' "$dir/runs.txt")"
+    printf '%s\t%s\t%s\t%s\n' "$label" "$pps" "$(awk -v x="$rss" 'BEGIN{print x/1048576}')" \
+        "$(awk '{printf "%.2f ", $1/1e6}' "$dir/runs.txt")" >>"$dir/table.tsv"
 }
 
 echo "capture: $pcap, $N packets, $bytes bytes; $(nproc) cores; median of $RUNS runs"
@@ -54,9 +68,10 @@ for i in $(seq "$RUNS"); do
     s=$(date +%s.%N); cat "$pcap" >/dev/null; e=$(date +%s.%N)
     awk -v n="$N" -v s="$s" -v e="$e" 'BEGIN{print n/(e-s)}' >>"$dir/cat.txt"
 done
-printf '%-34s %8.2f Mpps   (reading the file only)\n' "cat > /dev/null" "$(median <"$dir/cat.txt" | awk '{print $1/1e6}')"
-run_mg "mirrorguard replay (own reader)"
-run_mg "mirrorguard replay --capture pcap" --capture pcap
+printf '%-36s %6.2f Mpps   (reading the file only)\n' "cat > /dev/null" "$(median <"$dir/cat.txt" | awk '{print $1/1e6}')"
+run_mg "mirrorguard replay, 1 worker" --workers 1
+run_mg "mirrorguard replay, 2 workers" --workers 2
+run_mg "mirrorguard replay --capture pcap" --capture pcap --workers 1
 python3 - "$dir/stats.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -64,4 +79,26 @@ f = d["flows"]
 print("flow table: %d flows seen, capacity %d, %.0f bytes per flow (entry + bucket); "
       "dns: %d messages, %d paired" % (f["created"], f["capacity"], f["bytes_per_flow"],
                                         d["dns"]["messages"], d["dns"]["paired"]))
+PY
+
+[ "${BENCH_TOOLS:-1}" = 0 ] && exit 0
+echo
+echo "other tools on the same capture (scripts/bench-tools.sh):"
+scripts/bench-tools.sh "$pcap" "$N" "$RUNS" "$dir/tools.tsv"
+echo
+python3 - "$dir/table.tsv" "$dir/tools.tsv" <<'PY'
+import sys
+mg = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+tools = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()]
+one = next(float(r[1]) for r in mg if "1 worker" in r[0])
+two = next((float(r[1]) for r in mg if "2 workers" in r[0]), one)
+print("%-36s %10s %9s %13s %13s  %s" % ("side by side", "Mpps", "peak MiB", "mg 1w / tool",
+                                        "mg 2w / tool", "what it does"))
+for r in mg[:2]:
+    print("%-36s %10.3f %9.0f %13s %13s  %s" % (r[0], float(r[1]) / 1e6, float(r[2]), "", "",
+                                              "flows + DNS + every detector, inside VXLAN"))
+for t in tools:
+    pps = float(t[2])
+    print("%-36s %10.3f %9.0f %12.1fx %12.1fx  %s" % (t[0], pps / 1e6, float(t[3]), one / pps,
+                                                    two / pps, t[5]))
 PY

@@ -735,6 +735,8 @@ class Bench:
             o_c = 0x4500 + 0x4000 + 0x4011 + P.csum_add(oaddr)
             vx = P.vxlan_header(self.vnis[sess])
             st = [r.getrandbits(32), r.getrandbits(32)]
+            if proto == 17 and pb == 53:
+                st[1] = -1                          # DNS: no query outstanding
             seqs.append(st)
             kind = 2 if (proto == 17 and pb == 53) else (0 if proto == 6 else 1)
             for d in (0, 1):
@@ -791,8 +793,14 @@ class Bench:
         tpack, upack, rpack = tcp_s.pack, udp_s.pack, rec_s.pack
         while n < count:
             rb_ = getbits(64)
+            fx = (rb_ & 0xFFFFFF) % nfd
             (kind, st, d, ieth, ttlp, ip_c, addrs, ports, sp, dp, l4_c, o_c, oaddr, osport,
-             vx, fi) = fdirs[(rb_ & 0xFFFFFF) % nfd]
+             vx, fi) = fdirs[fx]
+            if kind == 2 and d != (st[1] >= 0):
+                # DNS goes query, answer, query...: the direction the flow's
+                # state asks for (fdirs holds both directions side by side)
+                (kind, st, d, ieth, ttlp, ip_c, addrs, ports, sp, dp, l4_c, o_c, oaddr, osport,
+                 vx, fi) = fdirs[fx - d + (st[1] >= 0)]
             used[fi] = 1
             ipid = (ipid + 1) & 0xFFFF
             nsec += 180 + ((rb_ >> 32) & 0xFF)            # ~5.5 Mpps simulated
@@ -818,9 +826,15 @@ class Bench:
                     payload, iplen, otl, ulen, l4len, _z, c, cl = \
                         udp_cls[(rb_ >> 40) % 12][(rb_ >> 44) % ntp]
                 else:
-                    payload, msum, iplen, otl, ulen, cl, _r = \
-                        dns_t[2 * ((rb_ >> 40) % ndns) + d]
-                    txid = (rb_ >> 48) & 0xFFFF
+                    # A query takes a new name and id and remembers them in the
+                    # flow's state; the response answers it.
+                    if d == 0:
+                        st[0] = (rb_ >> 40) % ndns
+                        st[1] = (rb_ >> 48) & 0xFFFF
+                    tmpl, txid = st[0] % ndns, st[1] & 0xFFFF
+                    if d == 1:
+                        st[1] = -1                  # answered: the next one is a query
+                    payload, msum, iplen, otl, ulen, cl, _r = dns_t[2 * tmpl + d]
                     payload = struct.pack("!H", txid) + payload
                     l4len = iplen - 20
                     c = msum + txid + l4len + l4len
