@@ -79,7 +79,7 @@
 /* How far ahead mapped files get their page tables filled. */
 #define CAP_FILE_POP_WINDOW ((size_t)4 << 20)
 #define CAP_FILE_SBUF   ((size_t)4 << 20)   /* stream buffer */
-#define CAP_FILE_SREFILL ((size_t)1 << 20)  /* > the largest record (16 + 262144) */
+#define CAP_FILE_SREFILL ((size_t)(16 + 262144 + 64))  /* >= the largest record: less to move */
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22           /* Linux 5.14; older headers lack it */
 #endif

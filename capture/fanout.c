@@ -5,7 +5,7 @@
  * packet of a mirror session (one ENI) would land on one worker, and the
  * two copies of a packet mirrored from both of its ENIs on two. This program
  * hashes what the sensor keys flows on instead: for VXLAN over IPv4 (on the
- * configured ports, with or without an inner 802.1Q tag) the inner IPv4 or
+ * configured ports, with up to two inner 802.1Q/802.1ad tags) the inner IPv4 or
  * IPv6 addresses, protocol and TCP/UDP/SCTP ports; for plain IPv4/IPv6 the
  * packet's own; GENEVE (carrying Ethernet) likewise, and tunnels in
  * tunnels down to FANOUT_DEPTH. The hash adds the two addresses and the two ports, so both
@@ -34,7 +34,7 @@ enum { L_HASH4, L_HASH6, L_DONE6, L_P4, L_PORTS, L_FIN, L_V6 };
 #define L_FRAG(k) (L_V6 + 3 * (k) + 1)
 #define L_EXT_NEXT(k) (L_V6 + 3 * (k) + 2)
 #define L_SHARED (L_V6 + 3 * V6_EXT)
-enum { D_IP4, D_UDP, D_RESTORE, D_VX, D_GV, D_ETH, D_VLAN, D_ET, D_IN4, D_IN6, D_N };
+enum { D_IP4, D_UDP, D_RESTORE, D_VX, D_GV, D_GVOK, D_ETH, D_VLAN, D_VLAN2, D_ET, D_IN4, D_IN6, D_N };
 #define L_AT(d, k) (L_SHARED + (d) * D_N + (k))
 #define L_NLABELS (L_SHARED + FANOUT_DEPTH * D_N)
 
@@ -221,24 +221,38 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
     op(a, BPF_MISC | BPF_TAX, 0);
     jmp(a, L_AT(d, D_ETH));
 
-    label(a, L_AT(d, D_GV));            /* GENEVE carrying Ethernet (0x6558) */
+    /* GENEVE carrying Ethernet (0x6558), or IPv4 / IPv6 directly (as AWS
+     * Gateway Load Balancer sends it) */
+    label(a, L_AT(d, D_GV));
     op(a, BPF_LD | BPF_H | BPF_IND, base + 10);
-    jeq(a, 0x6558, -1, L_AT(d, D_RESTORE));
+    op(a, BPF_ST, 5);
+    jeq(a, 0x6558, L_AT(d, D_GVOK), -1);
+    jeq(a, 0x0800, L_AT(d, D_GVOK), -1);
+    jeq(a, 0x86dd, L_AT(d, D_GVOK), L_AT(d, D_RESTORE));
+    label(a, L_AT(d, D_GVOK));
     op(a, BPF_LD | BPF_B | BPF_IND, base + 8);
     op(a, BPF_ALU | BPF_AND | BPF_K, 0x3f);   /* option length, 4-byte words */
     op(a, BPF_ALU | BPF_LSH | BPF_K, 2);
     op(a, BPF_ALU | BPF_ADD | BPF_X, 0);
     op(a, BPF_ALU | BPF_ADD | BPF_K, 16);     /* UDP 8 + GENEVE 8 */
     op(a, BPF_MISC | BPF_TAX, 0);
+    op(a, BPF_LD | BPF_MEM, 5);
+    jeq(a, 0x0800, d + 1 < FANOUT_DEPTH ? L_AT(d + 1, D_IP4) : L_HASH4, -1);
+    jeq(a, 0x86dd, L_HASH6, L_AT(d, D_ETH));
 
     label(a, L_AT(d, D_ETH));           /* X = the inner Ethernet header */
     op(a, BPF_LD | BPF_H | BPF_IND, base + 12);
-    jeq(a, 0x8100, -1, L_AT(d, D_ET));
-    label(a, L_AT(d, D_VLAN));
-    op(a, BPF_MISC | BPF_TXA, 0);
-    op(a, BPF_ALU | BPF_ADD | BPF_K, 4);
-    op(a, BPF_MISC | BPF_TAX, 0);
-    op(a, BPF_LD | BPF_H | BPF_IND, base + 12);
+    for (int tag = 0; tag < 2; tag++) { /* up to two 802.1Q / 802.1ad tags */
+        int vl = tag ? D_VLAN2 : D_VLAN;
+        jeq(a, 0x8100, L_AT(d, vl), -1);
+        jeq(a, 0x88a8, L_AT(d, vl), -1);
+        jeq(a, 0x9100, L_AT(d, vl), L_AT(d, D_ET));
+        label(a, L_AT(d, vl));
+        op(a, BPF_MISC | BPF_TXA, 0);
+        op(a, BPF_ALU | BPF_ADD | BPF_K, 4);
+        op(a, BPF_MISC | BPF_TAX, 0);
+        op(a, BPF_LD | BPF_H | BPF_IND, base + 12);
+    }
 
     label(a, L_AT(d, D_ET));
     jeq(a, 0x0800, L_AT(d, D_IN4), -1);

@@ -72,7 +72,8 @@ struct worker {
     uint64_t last_tick_s;
     uint64_t rec_seq;
     /* Replay with several workers: every worker reads every packet and keeps
-     * those whose flow hash maps to it (worker_owner()), so the packets of a
+     * those whose flow's dispatch value (decoders/dispatch.h) is its id
+     * modulo n_share, so the packets of a
      * flow, both directions, meet in one worker and each worker's clock is
      * the capture's. 1 = keep everything (one worker, or live capture where
      * the kernel's fanout already split the packets). */
@@ -96,15 +97,6 @@ int  worker_init(struct worker *w, unsigned id, const struct cfg *c,
                  struct dec_cfg *dec, int block, char *err, size_t errlen);
 void worker_fini(struct worker *w);
 void *worker_main(void *arg);
-
-/* The worker (0..n-1) that owns the flow with this flow_hash(): the hash's
- * high half, scaled (the flow table indexes by the low half, so a worker's
- * share still spreads over all its buckets). */
-static inline unsigned
-worker_owner(uint64_t flow_h, unsigned n)
-{
-    return (unsigned)(((flow_h >> 32) * (uint64_t)n) >> 32);
-}
 
 /* The order of two records made at the same point of the packet stream
  * (same mg_rec.order): by content for timer records, else equal (<0, 0, >0). */

@@ -4,6 +4,7 @@
  * nothing: it decodes, updates one flow, maybe parses DNS, and counts. */
 #include "sensor.h"
 #include "app.h"
+#include "dispatch.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -249,7 +250,7 @@ icmp_unreachable(struct worker *w, const struct dec_pkt *p, uint64_t ts)
     if (st != DEC_OK || q.family != p->family)
         return;
     q.vlan = p->vlan;
-    if (w->n_share > 1 && worker_owner(flow_hash(&q, flow_seed(w->flows)), w->n_share) != w->id)
+    if (w->n_share > 1 && dispatch_of_pkt(&q) % w->n_share != w->id)
         return;                         /* the quoted flow is another worker's */
     w->order = (w->order & ~7ull) | REC_STAGE_REJECT;
     if (flow_reject(w->flows, &q, &ev)) {
@@ -513,12 +514,23 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
             w->now_ns = ts;
         if (!w->st.first_ns || ts < w->st.first_ns)
             w->st.first_ns = ts;
+        own[i] = 1;
+        if (share > 1) {
+            /* Another worker's packet is skipped after a glance at its
+             * headers; ICMP (an error's quote may be ours) and anything
+             * unusual are decoded in full first. */
+            uint32_t dv;
+            if (dispatch_peek(w->dec, b[i].linktype, b[i].data, b[i].caplen, &dv) == DISPATCH_SURE &&
+                dv % share != w->id) {
+                ok[i] = own[i] = 0;
+                continue;
+            }
+        }
         enum dec_status st = dec_packet(w->dec, b[i].linktype, b[i].data, b[i].caplen, &p[i]);
         ok[i] = (uint8_t)dec_has_flow(st);
-        own[i] = 1;
         if (ok[i]) {
             h[i] = flow_hash(&p[i], seed);
-            if (share > 1 && worker_owner(h[i], share) != w->id)
+            if (share > 1 && dispatch_of_pkt(&p[i]) % share != w->id)
                 own[i] = 0;
         } else if (share > 1 && w->id != 0) {
             own[i] = 0;                 /* no flow: counted by worker 0 */
