@@ -86,6 +86,15 @@ label(struct casm *a, int l)
     a->label[l] = (int)a->n;
 }
 
+/* X = X + k (A is clobbered). */
+static void
+x_add(struct casm *a, uint32_t k)
+{
+    op(a, BPF_MISC | BPF_TXA, 0);
+    op(a, BPF_ALU | BPF_ADD | BPF_K, k);
+    op(a, BPF_MISC | BPF_TAX, 0);
+}
+
 /* A = A + M[m] (X is clobbered: reload it after). */
 static void
 add_mem(struct casm *a, uint32_t m)
@@ -134,9 +143,7 @@ emit_hash(struct casm *a, uint32_t base)
         op(a, BPF_ST, 0);
         op(a, BPF_LDX | BPF_MEM, 2);
     }
-    op(a, BPF_MISC | BPF_TXA, 0);
-    op(a, BPF_ALU | BPF_ADD | BPF_K, 40);
-    op(a, BPF_MISC | BPF_TAX, 0);
+    x_add(a, 40);
     op(a, BPF_LD | BPF_MEM, 3);
     for (int k = 0; k < V6_EXT; k++) {
         jeq(a, 0, L_EXT(k), -1);
@@ -156,9 +163,7 @@ emit_hash(struct casm *a, uint32_t base)
         label(a, L_FRAG(k));            /* next header, 8 bytes */
         op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
         op(a, BPF_ST, 3);
-        op(a, BPF_MISC | BPF_TXA, 0);
-        op(a, BPF_ALU | BPF_ADD | BPF_K, 8);
-        op(a, BPF_MISC | BPF_TAX, 0);
+        x_add(a, 8);
         op(a, BPF_LD | BPF_MEM, 3);
         if (k + 1 < V6_EXT)
             label(a, L_EXT_NEXT(k));
@@ -216,9 +221,7 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
     jmp(a, L_AT(d, D_RESTORE));
 
     label(a, L_AT(d, D_VX));            /* UDP 8 + VXLAN 8 */
-    op(a, BPF_MISC | BPF_TXA, 0);
-    op(a, BPF_ALU | BPF_ADD | BPF_K, 16);
-    op(a, BPF_MISC | BPF_TAX, 0);
+    x_add(a, 16);
     jmp(a, L_AT(d, D_ETH));
 
     /* GENEVE carrying Ethernet (0x6558), or IPv4 / IPv6 directly (as AWS
@@ -248,9 +251,7 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
         jeq(a, 0x88a8, L_AT(d, vl), -1);
         jeq(a, 0x9100, L_AT(d, vl), L_AT(d, D_ET));
         label(a, L_AT(d, vl));
-        op(a, BPF_MISC | BPF_TXA, 0);
-        op(a, BPF_ALU | BPF_ADD | BPF_K, 4);
-        op(a, BPF_MISC | BPF_TAX, 0);
+        x_add(a, 4);
         op(a, BPF_LD | BPF_H | BPF_IND, base + 12);
     }
 
@@ -259,9 +260,7 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
     jeq(a, 0x86dd, L_AT(d, D_IN6), L_AT(d, D_RESTORE));
 
     label(a, L_AT(d, D_IN6));
-    op(a, BPF_MISC | BPF_TXA, 0);
-    op(a, BPF_ALU | BPF_ADD | BPF_K, 14);
-    op(a, BPF_MISC | BPF_TAX, 0);
+    x_add(a, 14);
     jmp(a, L_HASH6);
 
     label(a, L_AT(d, D_RESTORE));       /* not a tunnel we follow: hash this header */
@@ -269,9 +268,7 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
     jmp(a, L_HASH4);
 
     label(a, L_AT(d, D_IN4));
-    op(a, BPF_MISC | BPF_TXA, 0);
-    op(a, BPF_ALU | BPF_ADD | BPF_K, 14);
-    op(a, BPF_MISC | BPF_TAX, 0);
+    x_add(a, 14);
     if (d + 1 == FANOUT_DEPTH)
         jmp(a, L_HASH4);                /* deep enough: the next level is hashed */
     /* else on to the next level, which follows */
