@@ -669,6 +669,32 @@ cmd_replay(int argc, char **argv)
     return rc;
 }
 
+#ifdef HAVE_DPDK
+/* Live DPDK: EAL gets capture.dpdk.eal_args as they are (the NIC, or a vdev
+ * such as net_af_packet0,iface=eth1, and the lcores are the operator's to
+ * choose), and the worker reads queue 0 of capture.dpdk.port. */
+static struct cap_source *
+run_dpdk_open(const struct cfg *c, char *err, size_t errlen)
+{
+    unsigned n = c->capture.dpdk.n_eal_args;
+    char **av = calloc(n + 2, sizeof(*av));
+    if (!av) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    av[0] = "mirrorguard";
+    for (unsigned i = 0; i < n; i++)
+        av[1 + i] = c->capture.dpdk.eal_args[i];
+    struct cap_dpdk_opts d = {
+        .eal_argc = (int)n + 1, .eal_argv = av, .port = c->capture.dpdk.port, .queue = 0,
+        .queues = c->capture.dpdk.queues, .mbufs = c->capture.dpdk.mbufs, .burst = CAP_BURST,
+    };
+    struct cap_source *s = cap_dpdk_open(&d, err, errlen);
+    free(av);
+    return s;
+}
+#endif
+
 static int
 cmd_run(int argc, char **argv)
 {
@@ -687,13 +713,28 @@ cmd_run(int argc, char **argv)
     }
     if (load_config(&c, &o) != 0)
         return 2;
-    if (!c.capture.interface || !*c.capture.interface) {
+    if ((!c.capture.interface || !*c.capture.interface) &&
+        !(c.capture.source && strcmp(c.capture.source, "dpdk") == 0)) {
         fprintf(stderr, "%s: capture.interface: required for 'run'\n", o.config);
         cfg_free(&c);
         return 2;
     }
-    if (c.capture.source && strcmp(c.capture.source, "dpdk") == 0) {
-        fprintf(stderr, "%s: capture.source: dpdk live capture is not built yet; use pcap\n", o.config);
+    int dpdk = c.capture.source && strcmp(c.capture.source, "dpdk") == 0;
+    unsigned nw = c.workers ? c.workers : 1;
+#ifndef HAVE_DPDK
+    if (dpdk) {
+        fprintf(stderr, "%s: capture.source: dpdk: this mirrorguard was built without DPDK\n",
+                o.config);
+        cfg_free(&c);
+        return 2;
+    }
+#endif
+    if (dpdk && (nw > 1 || c.capture.dpdk.queues > 1)) {
+        /* A NIC's RSS hashes the outer headers: both directions of an inner
+         * flow would not meet. Software redistribution is not built yet. */
+        fprintf(stderr, "%s: %s: DPDK live capture runs one worker on one queue (a NIC's RSS does "
+                "not keep an inner flow on one queue); use capture.source: pcap for several\n",
+                o.config, nw > 1 ? "workers" : "capture.dpdk.queues");
         cfg_free(&c);
         return 2;
     }
@@ -701,7 +742,6 @@ cmd_run(int argc, char **argv)
                  c.decoder.geneve_ports, c.decoder.n_geneve_ports, c.decoder.max_depth);
     /* N workers: N sockets in one PACKET_FANOUT group whose BPF program
      * hashes the inner flow symmetrically (capture/fanout.c). */
-    unsigned nw = c.workers ? c.workers : 1;
     struct worker *ws = workers_new(&c, 0);
     if (!ws) {
         cfg_free(&c);
@@ -724,6 +764,11 @@ cmd_run(int argc, char **argv)
     };
     for (unsigned k = 0; k < nw; k++) {
         ws[k].srcs = calloc(1, sizeof(*ws[k].srcs));
+#ifdef HAVE_DPDK
+        if (ws[k].srcs && dpdk)
+            ws[k].srcs[0] = run_dpdk_open(&c, err, sizeof(err));
+        else
+#endif
         if (ws[k].srcs)
             ws[k].srcs[0] = cap_pcap_open_live(&po, err, sizeof(err));
         if (!ws[k].srcs || !ws[k].srcs[0]) {
@@ -759,12 +804,19 @@ cmd_run(int argc, char **argv)
     if (nw > 1)
         fprintf(stderr, "mirrorguard: capturing on %s with %u workers (fanout group %d; "
                 "SIGINT/SIGTERM to stop)\n", c.capture.interface, nw, po.fanout_group);
+    else if (dpdk)
+        fprintf(stderr, "mirrorguard: capturing on DPDK port %d (SIGINT/SIGTERM to stop)\n",
+                c.capture.dpdk.port);
     else
         fprintf(stderr, "mirrorguard: capturing on %s (SIGINT/SIGTERM to stop)\n",
                 c.capture.interface);
     int rc = run_pipeline(&p, 1, &o);
     g_n_live = 0;
     workers_free(ws, nw);
+#ifdef HAVE_DPDK
+    if (dpdk)
+        cap_dpdk_cleanup();
+#endif
     lists_free((struct lists *)atomic_load(&p.lists));
     release_held(&p, 1);
     cfg_free(&c);

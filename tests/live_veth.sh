@@ -290,6 +290,25 @@ print("     2 workers live: packets %s" % [w["packets"] for w in pw])
 sys.exit(0 if len(pw) == 2 and min(w["packets"] for w in pw) > 0 else 1)
 EOF
 
+# ---- 1c. DPDK: EAL with the af_packet vdev on the same interface (when this
+# mirrorguard has DPDK): the same records again
+if "$MG" --version | grep -qw dpdk; then
+    start_mg dpdk --set capture.source=dpdk \
+        --set "capture.dpdk.eal_args=[--no-huge, --no-pci, --no-shconf, --no-telemetry, --log-level=error, -l, '0', '--vdev=net_af_packet0,iface=$IF_CAP']"
+    send
+    wait_count dpdk "$NPKT"
+    stop_mg dpdk TERM
+    check_stats dpdk "$NPKT"
+    sort "$W/dpdk.flows" >"$W/dpdk.flows.sorted"
+    if ! cmp -s "$W/dpdk.flows.sorted" "$W/replay.flows.sorted"; then
+        echo "     < replay   > live through DPDK (sorted flow records)"
+        diff "$W/replay.flows.sorted" "$W/dpdk.flows.sorted" | head -30 | sed 's/^/     /'
+        fail "dpdk: live flow records differ from the replay's"
+    fi
+    grep -q "capturing on DPDK port 0" "$W/dpdk.err" || fail "dpdk: not captured through DPDK"
+    DPDK_DONE=", DPDK af_packet"
+fi
+
 # ---- 2. SIGINT, after the first 200 packets only
 start_mg int
 send --limit=200
@@ -307,5 +326,5 @@ rc=$?
 [ "$(wc -l <"$W/noif.err")" = 1 ] || { sed 's/^/     /' "$W/noif.err" | head; fail "missing interface: want one line on stderr"; }
 grep -q "$NOIF" "$W/noif.err" || { sed 's/^/     /' "$W/noif.err"; fail "missing interface: the message does not name $NOIF"; }
 
-echo "live_veth: ok ($NPKT packets live = replay, with 1 and 2 workers; SIGTERM, SIGINT, missing interface)"
+echo "live_veth: ok ($NPKT packets live = replay, with 1 and 2 workers${DPDK_DONE:-}; SIGTERM, SIGINT, missing interface)"
 exit 0

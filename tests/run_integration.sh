@@ -126,6 +126,11 @@ if "$MG" --version 2>&1 | grep -q dpdk; then
         pcaps/dns-tunnel/input.pcap pcaps/demo/mirror-demo.pcap
 fi
 
+if "$MG" --version 2>&1 | grep -q dpdk; then
+    expect_exit 2 "DPDK live capture with 2 workers is refused, naming the key" sh -c \
+        "\"$MG\" run -c pcaps/demo/sensor.yaml --set capture.source=dpdk --set workers=2 2>&1 | grep -q 'workers: DPDK live capture runs one worker' && exit 2"
+fi
+
 # ---- the real captures of others: the attacks they hold are found, and
 # nothing at all is reported on the benign ones (default configuration)
 expected_type() {   # capture path -> the finding type it must give, "" = none
