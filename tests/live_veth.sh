@@ -14,6 +14,11 @@
 #    every packet captured (packets == records in the pcap, capture drops 0),
 #    and the flow and DNS records equal those of a 'mirrorguard replay' of the
 #    same pcap with the same configuration (timestamps and RTTs excluded).
+#    1b. The same with --workers 2: two sockets in a PACKET_FANOUT group whose
+#        BPF program (capture/fanout.c) hashes the inner flow; both get
+#        packets and the records are still the replay's.
+#    1c. When built with DPDK: the same through EAL's af_packet vdev on the
+#        capture end (capture.source: dpdk).
 # 2. The same with SIGINT, after only the first 200 packets.
 # 3. A missing interface: exit 1 and one line naming it.
 #
@@ -238,13 +243,17 @@ check_stats term "$NPKT"
     fail "replay of $PCAP failed: $(tail -3 "$W/replay.err")"
 [ "$(wc -l <"$W/replay.flows")" -gt 1 ] || fail "replay wrote no flow records"
 
-sort "$W/term.flows" >"$W/term.flows.sorted"
 sort "$W/replay.flows" >"$W/replay.flows.sorted"
-if ! cmp -s "$W/term.flows.sorted" "$W/replay.flows.sorted"; then
-    echo "     < replay   > live (sorted flow records)"
-    diff "$W/replay.flows.sorted" "$W/term.flows.sorted" | head -30 | sed 's/^/     /'
-    fail "live flow records differ from the replay's"
-fi
+# same_flows TAG WHAT: TAG's flow records (sorted) equal the replay's
+same_flows() {
+    sort "$W/$1.flows" >"$W/$1.flows.sorted"
+    if ! cmp -s "$W/$1.flows.sorted" "$W/replay.flows.sorted"; then
+        echo "     < replay   > $2 (sorted flow records)"
+        diff "$W/replay.flows.sorted" "$W/$1.flows.sorted" | head -30 | sed 's/^/     /'
+        fail "$2: flow records differ from the replay's"
+    fi
+}
+same_flows term "live"
 
 "$PY" - "$W/replay.dns" "$W/term.dns" <<'EOF' || fail "live DNS records differ from the replay's"
 import collections, json, sys
@@ -276,12 +285,7 @@ send
 wait_count two "$NPKT"
 stop_mg two TERM
 check_stats two "$NPKT"
-sort "$W/two.flows" >"$W/two.flows.sorted"
-if ! cmp -s "$W/two.flows.sorted" "$W/replay.flows.sorted"; then
-    echo "     < replay   > live, 2 workers (sorted flow records)"
-    diff "$W/replay.flows.sorted" "$W/two.flows.sorted" | head -30 | sed 's/^/     /'
-    fail "2 workers: live flow records differ from the replay's (a flow split between workers?)"
-fi
+same_flows two "live, 2 workers (a flow split between workers?)"
 grep -q "with 2 workers (fanout group" "$W/two.err" || fail "2 workers: no fanout group announced"
 "$PY" - "$W/two.stats.json" <<'EOF' || fail "2 workers: the work was not shared"
 import json, sys
@@ -299,12 +303,7 @@ if "$MG" --version | grep -qw dpdk; then
     wait_count dpdk "$NPKT"
     stop_mg dpdk TERM
     check_stats dpdk "$NPKT"
-    sort "$W/dpdk.flows" >"$W/dpdk.flows.sorted"
-    if ! cmp -s "$W/dpdk.flows.sorted" "$W/replay.flows.sorted"; then
-        echo "     < replay   > live through DPDK (sorted flow records)"
-        diff "$W/replay.flows.sorted" "$W/dpdk.flows.sorted" | head -30 | sed 's/^/     /'
-        fail "dpdk: live flow records differ from the replay's"
-    fi
+    same_flows dpdk "live through DPDK"
     grep -q "capturing on DPDK port 0" "$W/dpdk.err" || fail "dpdk: not captured through DPDK"
     DPDK_DONE=", DPDK af_packet"
 fi
