@@ -514,6 +514,7 @@ static const struct key top_keys[] = {
            "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7"),
     KU32("workers", workers, 1, 64, "1"),
     KU32("ring_size", ring_size, 1024, 16777216, "65536", .flags = K_POW2),
+    KU32("replay_ring_size", replay_ring_size, 1024, 16777216, "8192", .flags = K_POW2),
     KBOOL("ring_block", ring_block, "true"),
     KMAP("capture", capture_keys),
     KMAP("decoder", decoder_keys),

@@ -51,7 +51,10 @@ worker_init(struct worker *w, unsigned id, const struct cfg *c, struct dec_cfg *
     }
     for (unsigned i = 0; i < c->dns.n_ports; i++)
         w->dns_ports[c->dns.ports[i] >> 3] |= (uint8_t)(1u << (c->dns.ports[i] & 7));
-    w->out = ring_new((size_t)c->ring_size * 256);
+    /* Replay waits for room (block), so its ring can be small enough to
+     * stay in the cache; live, a ring absorbs bursts (a tick expiring many
+     * flows at once) that it would otherwise drop. */
+    w->out = ring_new((size_t)(block ? c->replay_ring_size : c->ring_size) * 256);
     if (!w->flows || !w->dns || !w->out ||
         (w->n_dns_tcp && (!w->dns_tcp || !w->dns_tcp_keys || !w->dns_tcp_used))) {
         snprintf(err, errlen, "worker %u: out of memory (flows.max_flows=%u)", id,
