@@ -40,7 +40,7 @@ build() {   # name sources...
     local name=$1; shift
     $CC $FLAGS -o "$out/$name" "$@"
 }
-build fuzz_decode tests/fuzz/fuzz_decode.c decoders/dec.c decoders/flow.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c
+build fuzz_decode tests/fuzz/fuzz_decode.c decoders/dec.c decoders/dispatch.c decoders/flow.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c
 build fuzz_dns tests/fuzz/fuzz_dns.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c
 build fuzz_capfile tests/fuzz/fuzz_capfile.c capture/cap_file.c
 build fuzz_lists tests/fuzz/fuzz_lists.c detect/lists.c -Idetect -Iconfig

@@ -2,12 +2,15 @@
  * the flow table: the input is one captured frame; the first byte picks
  * the link type. Every decoded packet also goes through a small flow table
  * (so key handling, eviction and timers see hostile keys) and, when it
- * carries a payload, through the DNS parser. */
+ * carries a payload, through the DNS parser. The quick look that replay
+ * workers take at a frame to find its worker (decoders/dispatch.c) must,
+ * when it is sure, give what the full decode gives. */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "dec.h"
+#include "dispatch.h"
 #include "dns.h"
 #include "flow.h"
 
@@ -53,6 +56,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct dec_pkt q;
     enum dec_status st2 = dec_packet(&dc_slow, links[data[0] & 7], data + 1, size - 1, &q);
     if (st != st2 || (dec_has_flow(st) && memcmp(&p, &q, sizeof(p)) != 0))
+        __builtin_trap();
+    uint32_t dv;
+    if (dispatch_peek(&dc, links[data[0] & 7], data + 1, size - 1, &dv) == DISPATCH_SURE &&
+        dec_has_flow(st) && dv != dispatch_of_pkt(&p))
         __builtin_trap();
     if (dec_has_flow(st)) {
         struct flow_hit h;
