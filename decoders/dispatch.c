@@ -73,16 +73,30 @@ peek_ip(const struct dec_cfg *c, const uint8_t *b, size_t len, int depth, uint32
     size_t hl;
     if (len < 1)
         return DISPATCH_DECODE;
+    /* Lengths are bounded as the decoder bounds them (dec.c): by the IP
+     * header's length (0: trust the capture), then by the UDP length. */
     if (b[0] >> 4 == 4) {
         hl = (size_t)(b[0] & 15) * 4;
         if (hl < 20 || len < hl || be16(b + 6) & 0x3fff)
             return DISPATCH_DECODE;     /* short, or a fragment */
+        size_t total = be16(b + 2);
+        if (total == 0)
+            total = len;
+        if (total < hl)
+            return DISPATCH_DECODE;
+        if (len > total)
+            len = total;
         proto = b[9];
         s = be32(b + 12) + be32(b + 16);
     } else if (b[0] >> 4 == 6) {
         hl = 40;
         if (len < hl)
             return DISPATCH_DECODE;
+        size_t total = 40 + (size_t)be16(b + 4);
+        if (total == 40 && len > 40)
+            total = len;                /* jumbogram or TSO */
+        if (len > total)
+            len = total;
         proto = b[6];
         s = addr_sum(b + 8, 8);
     } else {
@@ -103,6 +117,11 @@ peek_ip(const struct dec_cfg *c, const uint8_t *b, size_t len, int depth, uint32
     uint16_t sp = be16(l4), dp = be16(l4 + 2);
     if (proto == 17 && depth < c->max_depth &&
         (port_set(c->vxlan_ports, dp) || port_set(c->geneve_ports, dp))) {
+        if (len < hl + 8)
+            return DISPATCH_DECODE;
+        size_t ulen = be16(l4 + 4);
+        if (ulen >= 8 && ulen < len - hl)
+            len = hl + ulen;
         /* A tunnel: the flow is inside. The decoder's rules for what it
          * unwraps are many (flags, options, bad inner frames): be sure only
          * of the plain case and let it decide the rest. */
