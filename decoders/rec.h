@@ -161,18 +161,19 @@ struct dns_rec {
 /* Where in the packet stream a record was made, so the detection thread can
  * merge the rings of several replay workers into the one order a single
  * worker gives (sensor/pipeline.c). Every replay worker reads every packet,
- * so all of them count the same packet index and tick at the same packets;
- * within one packet the stages run in this order. Records of the same
- * (packet, stage) come from one worker only, except the timer stages, whose
- * records each worker sorts by content (rec_order_cmp) before sending. */
+ * so all of them count the same packet index and tick before the same
+ * packets (the first of each new second of packet time); within one packet
+ * the stages run in this order. Records of the same (packet, stage) come
+ * from one worker only, except the timer stages, whose records each worker
+ * sorts by content (rec_order_cmp) before sending. */
 enum rec_stage {
-    REC_STAGE_FLOW = 0,         /* the packet's own flow: evictions, outcomes */
-    REC_STAGE_REJECT = 1,       /* ICMP unreachable: the quoted flow's outcome */
-    REC_STAGE_DNS = 2,          /* DNS transactions the packet completed */
-    REC_STAGE_TIMER_FLOW = 3,   /* flows expired at the tick after the packet's burst */
-    REC_STAGE_TIMER_DNS = 4,    /* queries expired at that tick */
-    REC_STAGE_TICK = 5,         /* the tick itself */
-    REC_STAGE_END = 6,
+    REC_STAGE_TIMER_FLOW = 0,   /* flows expired at the tick before the packet */
+    REC_STAGE_TIMER_DNS = 1,    /* queries expired at that tick */
+    REC_STAGE_TICK = 2,         /* the tick itself */
+    REC_STAGE_FLOW = 3,         /* the packet's own flow: evictions, outcomes */
+    REC_STAGE_REJECT = 4,       /* ICMP unreachable: the quoted flow's outcome */
+    REC_STAGE_DNS = 5,          /* DNS transactions the packet completed */
+    REC_STAGE_END = 6,          /* after the last packet (index = packets read) */
 };
 #define REC_ORDER(pkt, stage) ((uint64_t)(pkt) << 3 | (uint64_t)(stage))
 

@@ -497,6 +497,8 @@ worker_dns(struct worker *w, const struct dec_pkt *p, uint64_t ts)
 
 /* ==== The packet path ==== */
 
+static void worker_tick(struct worker *w);
+
 /* One burst in three passes, as DPDK applications do: decode everything and
  * prefetch each flow's bucket; prefetch each chain's first entry; then
  * account. The flow table is far bigger than the caches, so a burst waits
@@ -513,8 +515,6 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
 
     for (unsigned i = 0; i < n; i++) {
         uint64_t ts = b[i].ts_ns;
-        if (ts > w->now_ns)
-            w->now_ns = ts;
         if (!w->st.first_ns || ts < w->st.first_ns)
             w->st.first_ns = ts;
         own[i] = 1;
@@ -566,6 +566,16 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         struct flow_hit hit;
         if (i + AHEAD < n && ok[i + AHEAD] && own[i + AHEAD])
             flow_prefetch_entry(w->flows, h[i + AHEAD]);
+        /* The clock moves with every packet, owned or not, and the timers
+         * run before the first packet of each new second: every worker, and
+         * any reader's burst sizes, give the same ticks at the same packets. */
+        if (b[i].ts_ns > w->now_ns) {
+            w->now_ns = b[i].ts_ns;
+            if (w->now_ns >= w->next_tick_ns) {
+                w->order = REC_ORDER(base + i, REC_STAGE_TIMER_FLOW);
+                worker_tick(w);
+            }
+        }
         if (!ok[i])
             continue;
         w->order = REC_ORDER(base + i, REC_STAGE_FLOW);
@@ -593,9 +603,8 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         }
     }
     w->pkt_idx = base + n;
-    /* Timer records of the tick after this burst (if any) belong after its
-     * last packet. */
-    w->order = REC_ORDER(w->pkt_idx ? w->pkt_idx - 1 : 0, REC_STAGE_TIMER_FLOW);
+    /* A tick without a packet (live, idle) comes before the next one. */
+    w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
 }
 
 /* Once per second of packet time: expire flows and DNS queries, and tell
@@ -607,6 +616,7 @@ worker_tick(struct worker *w)
     if (s == w->last_tick_s)
         return;
     w->last_tick_s = s;
+    w->next_tick_ns = (s + 1) * NS_PER_S;
     timers_begin(w);
     flow_advance(w->flows, w->now_ns, emit_flow, w);
     dns_txn_expire(w->dns, w->now_ns, emit_dns, w);
