@@ -92,12 +92,15 @@ detect_record(struct pipeline *p, struct det_set *ds, const struct mg_rec *m, ui
     }
 }
 
-/* Live: every ring in turn, up to 256 records each. */
+/* Live: every ring in turn, up to 256 records each. Each worker ticks on
+ * its own clock: only a tick later than the last one taken goes on, so the
+ * detectors and the findings see time move forward only. */
 static void
 detect_live(struct pipeline *p, struct det_set *ds)
 {
     unsigned ended = 0, idle = 0;
     int ended_w[MG_MAX_WORKERS] = { 0 };
+    uint64_t last_tick = 0;
 
     while (ended < p->n_workers) {
         atomic_fetch_add_explicit(&p->det_epoch, 1, memory_order_release);
@@ -112,7 +115,9 @@ detect_live(struct pipeline *p, struct det_set *ds)
                         ended_w[i] = 1;
                         ended++;
                     }
-                } else {
+                } else if (kind != REC_TICK || m->ts_ns > last_tick) {
+                    if (kind == REC_TICK)
+                        last_tick = m->ts_ns;
                     detect_record(p, ds, m, kind, len);
                 }
                 ring_release(r);
