@@ -371,8 +371,8 @@ struct cap_source *cap_pcap_open_live(const struct cap_pcap_opts *o,
                     fd < 0 ? "no socket" : strerror(errno));
             return fail(c, err, errlen);
         }
-        struct sock_filter prog[512];
-        int n = cap_fanout_prog(prog, 512, (uint32_t)SKF_NET_OFF, o->vxlan_ports,
+        static __thread struct sock_filter prog[1024];   /* 8 KB: not on the stack */
+        int n = cap_fanout_prog(prog, 1024, (uint32_t)SKF_NET_OFF, o->vxlan_ports,
                                 o->n_vxlan_ports, o->geneve_ports, o->n_geneve_ports);
         struct sock_fprog fp = { .len = (unsigned short)(n > 0 ? n : 0), .filter = prog };
         if (n <= 0 || setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &fp, sizeof(fp)) < 0) {

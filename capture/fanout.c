@@ -29,12 +29,13 @@
 
 /* Labels: the shared tail, then one set per tunnel depth. */
 #define V6_EXT 3
-enum { L_HASH4, L_HASH6, L_DONE6, L_P4, L_PORTS, L_FIN, L_V6 };
+enum { L_HASH4, L_HASH6, L_DONE6, L_P4, L_PORTS, L_FIN, L_START6, L_V6 };
 #define L_EXT(k) (L_V6 + 3 * (k))
 #define L_FRAG(k) (L_V6 + 3 * (k) + 1)
 #define L_EXT_NEXT(k) (L_V6 + 3 * (k) + 2)
 #define L_SHARED (L_V6 + 3 * V6_EXT)
-enum { D_IP4, D_UDP, D_RESTORE, D_VX, D_GV, D_GVOK, D_ETH, D_VLAN, D_VLAN2, D_ET, D_IN4, D_IN6, D_N };
+enum { D_IP4, D_UDP, D_RESTORE, D_VX, D_GV, D_GVOK, D_ETH, D_VLAN, D_VLAN2, D_ET, D_IN4, D_IN6,
+       D_ICMP, D_TOHASH4, D_TOHASH6, D_TONEXT, D_N };
 #define L_AT(d, k) (L_SHARED + (d) * D_N + (k))
 #define L_NLABELS (L_SHARED + FANOUT_DEPTH * D_N)
 
@@ -46,7 +47,7 @@ struct asm_ins {
 };
 
 struct casm {
-    struct asm_ins ins[400];
+    struct asm_ins ins[1024];
     unsigned n;
     int label[L_NLABELS];
     int overflow;
@@ -206,7 +207,8 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
 {
     label(a, L_AT(d, D_IP4));
     op(a, BPF_LD | BPF_B | BPF_IND, base + 9);
-    jeq(a, 17, -1, L_HASH4);
+    jeq(a, 1, L_AT(d, D_ICMP), -1);
+    jeq(a, 17, -1, L_AT(d, D_TOHASH4));
     op(a, BPF_STX, 4);                  /* M[4] = this IP header */
     op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
     op(a, BPF_ALU | BPF_AND | BPF_K, 0x0f);
@@ -240,8 +242,8 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
     op(a, BPF_ALU | BPF_ADD | BPF_K, 16);     /* UDP 8 + GENEVE 8 */
     op(a, BPF_MISC | BPF_TAX, 0);
     op(a, BPF_LD | BPF_MEM, 5);
-    jeq(a, 0x0800, d + 1 < FANOUT_DEPTH ? L_AT(d + 1, D_IP4) : L_HASH4, -1);
-    jeq(a, 0x86dd, L_HASH6, L_AT(d, D_ETH));
+    jeq(a, 0x0800, L_AT(d, D_TONEXT), -1);
+    jeq(a, 0x86dd, L_AT(d, D_TOHASH6), L_AT(d, D_ETH));
 
     label(a, L_AT(d, D_ETH));           /* X = the inner Ethernet header */
     op(a, BPF_LD | BPF_H | BPF_IND, base + 12);
@@ -263,9 +265,30 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
     x_add(a, 14);
     jmp(a, L_HASH6);
 
+    /* ICMP destination unreachable quotes the packet it answers: hash the
+     * quoted header, so the error reaches the worker of the flow it refuses
+     * (the scan detector counts it as that attempt's failure). The error's
+     * own ICMP flow is then spread over the workers of what it quotes. */
+    label(a, L_AT(d, D_ICMP));
+    op(a, BPF_STX, 4);
+    op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
+    op(a, BPF_ALU | BPF_AND | BPF_K, 0x0f);
+    op(a, BPF_ALU | BPF_LSH | BPF_K, 2);
+    op(a, BPF_ALU | BPF_ADD | BPF_X, 0);
+    op(a, BPF_MISC | BPF_TAX, 0);       /* X = the ICMP header */
+    op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
+    jeq(a, 3, -1, L_AT(d, D_RESTORE));
+    x_add(a, 8);                        /* X = the quoted IPv4 header */
+    jmp(a, L_HASH4);
+
     label(a, L_AT(d, D_RESTORE));       /* not a tunnel we follow: hash this header */
     op(a, BPF_LDX | BPF_MEM, 4);
-    jmp(a, L_HASH4);
+    label(a, L_AT(d, D_TOHASH4));       /* conditional jumps reach 255 ahead: far */
+    jmp(a, L_HASH4);                    /* targets go through these */
+    label(a, L_AT(d, D_TOHASH6));
+    jmp(a, L_HASH6);
+    label(a, L_AT(d, D_TONEXT));
+    jmp(a, d + 1 < FANOUT_DEPTH ? L_AT(d + 1, D_IP4) : L_HASH4);
 
     label(a, L_AT(d, D_IN4));
     x_add(a, 14);
@@ -295,9 +318,11 @@ cap_fanout_prog(struct sock_filter *out, unsigned max, uint32_t base,
     op(&a, BPF_LDX | BPF_IMM, 0);
     op(&a, BPF_LD | BPF_B | BPF_ABS, base + 0);
     op(&a, BPF_ALU | BPF_RSH | BPF_K, 4);
-    jeq(&a, 6, L_HASH6, -1);
+    jeq(&a, 6, L_START6, -1);
     jeq(&a, 4, L_AT(0, D_IP4), -1);
     op(&a, BPF_RET | BPF_K, 0);         /* not IP: worker 0 */
+    label(&a, L_START6);
+    jmp(&a, L_HASH6);
     for (unsigned d = 0; d < FANOUT_DEPTH; d++)
         emit_level(&a, base, d, vxlan_ports, n_vxlan, geneve_ports, n_geneve);
 

@@ -45,6 +45,8 @@ struct worker_stats {
     uint64_t tunnelled, vxlan, geneve;
     uint64_t partial;               /* transport header cut short, still a flow */
     uint64_t dns_msgs, dns_bad[DNS_STATUS_MAX], dns_tcp_msgs;
+    uint64_t icmp_matched;          /* ICMP unreachables that failed a flow of ours */
+    uint64_t icmp_unmatched;        /* ... that found no such flow */
     uint64_t ring_drops;            /* records lost because the ring was full */
     uint64_t ring_waits;            /* times the worker waited for room (replay) */
     uint64_t first_ns, last_ns;     /* packet time span */

@@ -38,6 +38,8 @@ sum(const struct pipeline *p, struct totals *t)
             t->dns_bad_total += s->dns_bad[k];
         }
         t->w.ring_drops += s->ring_drops;
+        t->w.icmp_matched += s->icmp_matched;
+        t->w.icmp_unmatched += s->icmp_unmatched;
         t->w.cpu_seconds += s->cpu_seconds;
         t->w.ring_waits += s->ring_waits;
         if (s->first_ns && (!t->w.first_ns || s->first_ns < t->w.first_ns))
@@ -167,6 +169,8 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
             ",\"dns_lines\":%" PRIu64 "},\"workers\":%u",
             t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records,
             t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
+    fprintf(f, ",\"icmp_unreachable\":{\"matched\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
+            t.w.icmp_matched, t.w.icmp_unmatched);
     fprintf(f, ",\"new_flows_per_second\":%.1f,\"per_worker\":[",
             wall_s > 0 ? (double)t.f.created / wall_s : 0.0);
     for (unsigned i = 0; i < p->n_workers; i++) {

@@ -259,6 +259,9 @@ icmp_unreachable(struct worker *w, const struct dec_pkt *p, uint64_t ts)
     if (flow_reject(w->flows, &q, &ev)) {
         ev.ts_ns = ts;
         emit_conn(w, &ev);
+        w->st.icmp_matched++;
+    } else {
+        w->st.icmp_unmatched++;         /* no such flow here (or it was answered) */
     }
 }
 

@@ -19,6 +19,9 @@
 #        packets and the records are still the replay's.
 #    1c. When built with DPDK: the same through EAL's af_packet vdev on the
 #        capture end (capture.source: dpdk).
+#    1d. The UDP scan scenario with 2 workers: every ICMP port unreachable
+#        reaches the worker of the probe it quotes (as many matched as in
+#        replay, none unmatched), and the scan is found.
 # 2. The same with SIGINT, after only the first 200 packets.
 # 3. A missing interface: exit 1 and one line naming it.
 #
@@ -293,6 +296,37 @@ pw = json.load(open(sys.argv[1]))["per_worker"]
 print("     2 workers live: packets %s" % [w["packets"] for w in pw])
 sys.exit(0 if len(pw) == 2 and min(w["packets"] for w in pw) > 0 else 1)
 EOF
+
+# ---- 1d. the UDP scan scenario with 2 workers: its ICMP port-unreachable
+# answers reach the worker of the probe they quote (the BPF program hashes the
+# quoted header), so the scan is still found live
+SCAN=pcaps/udp-scan
+if [ -f "$SCAN/input.pcap" ]; then
+    { cat "$SCAN/sensor.yaml"; sed -n '/^capture:/,$p' "$CFG"; } >"$W/scan.yaml"
+    ip netns exec "$NS" "$MG" run -c "$W/scan.yaml" --workers 2 --set outputs.stats_interval=1 \
+        --findings-out "$W/scan.findings" --flows-out /dev/null --stats-json "$W/scan.stats.json" \
+        </dev/null >"$W/scan.out" 2>"$W/scan.err" &
+    MGPID=$!
+    for _ in $(seq 100); do grep -q "capturing on" "$W/scan.err" 2>/dev/null && break; sleep 0.05; done
+    inns tcpreplay -q -i "$IF_TX" --pps 2000 "$SCAN/input.pcap" >"$W/tcpreplay.out" 2>&1 ||
+        fail "tcpreplay of $SCAN failed"
+    sleep 1
+    stop_mg scan TERM
+    [ "$RC" = 0 ] || fail "udp scan, 2 workers: exit $RC"
+    grep -q '"Recon:EC2/Portscan"' "$W/scan.findings" || {
+        sed 's/^/     /' "$W/scan.err" | tail -5
+        fail "udp scan, 2 workers: no Recon:EC2/Portscan live"
+    }
+    "$MG" replay -c "$W/scan.yaml" --flows-out /dev/null --stats-json "$W/scan.replay.json" \
+        "$SCAN/input.pcap" 2>/dev/null || fail "udp scan: replay failed"
+    "$PY" - "$W/scan.stats.json" "$W/scan.replay.json" <<'EOF' || fail "udp scan, 2 workers: ICMP answers reached the wrong worker"
+import json, sys
+live, rep = (json.load(open(p))["icmp_unreachable"] for p in sys.argv[1:3])
+print("     udp scan, 2 workers live: ICMP unreachables matched to their probe %d (replay %d), "
+      "unmatched %d" % (live["matched"], rep["matched"], live["unmatched"]))
+sys.exit(0 if rep["matched"] > 0 and live["matched"] == rep["matched"] and live["unmatched"] == 0 else 1)
+EOF
+fi
 
 # ---- 1c. DPDK: EAL with the af_packet vdev on the same interface (when this
 # mirrorguard has DPDK): the same records again
