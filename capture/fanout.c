@@ -96,6 +96,17 @@ x_add(struct casm *a, uint32_t k)
     op(a, BPF_MISC | BPF_TAX, 0);
 }
 
+/* X = X + the IHL * 4 of the IPv4 header at X: its payload. */
+static void
+x_add_ihl(struct casm *a, uint32_t base)
+{
+    op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
+    op(a, BPF_ALU | BPF_AND | BPF_K, 0x0f);
+    op(a, BPF_ALU | BPF_LSH | BPF_K, 2);
+    op(a, BPF_ALU | BPF_ADD | BPF_X, 0);
+    op(a, BPF_MISC | BPF_TAX, 0);
+}
+
 /* A = A + M[m] (X is clobbered: reload it after). */
 static void
 add_mem(struct casm *a, uint32_t m)
@@ -175,11 +186,7 @@ emit_hash(struct casm *a, uint32_t base)
     jeq(a, 132, L_PORTS, L_FIN);
 
     label(a, L_P4);                 /* X = X + IHL * 4 */
-    op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
-    op(a, BPF_ALU | BPF_AND | BPF_K, 0x0f);
-    op(a, BPF_ALU | BPF_LSH | BPF_K, 2);
-    op(a, BPF_ALU | BPF_ADD | BPF_X, 0);
-    op(a, BPF_MISC | BPF_TAX, 0);
+    x_add_ihl(a, base);
     jmp(a, L_PORTS);
 
     label(a, L_PORTS);              /* M[0] += sport + dport */
@@ -210,11 +217,7 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
     jeq(a, 1, L_AT(d, D_ICMP), -1);
     jeq(a, 17, -1, L_AT(d, D_TOHASH4));
     op(a, BPF_STX, 4);                  /* M[4] = this IP header */
-    op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
-    op(a, BPF_ALU | BPF_AND | BPF_K, 0x0f);
-    op(a, BPF_ALU | BPF_LSH | BPF_K, 2);
-    op(a, BPF_ALU | BPF_ADD | BPF_X, 0);
-    op(a, BPF_MISC | BPF_TAX, 0);       /* X = the UDP header */
+    x_add_ihl(a, base);       /* X = the UDP header */
     op(a, BPF_LD | BPF_H | BPF_IND, base + 2);
     for (unsigned i = 0; i < nvx; i++)
         jeq(a, vx[i], L_AT(d, D_VX), -1);
@@ -271,11 +274,7 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
      * own ICMP flow is then spread over the workers of what it quotes. */
     label(a, L_AT(d, D_ICMP));
     op(a, BPF_STX, 4);
-    op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
-    op(a, BPF_ALU | BPF_AND | BPF_K, 0x0f);
-    op(a, BPF_ALU | BPF_LSH | BPF_K, 2);
-    op(a, BPF_ALU | BPF_ADD | BPF_X, 0);
-    op(a, BPF_MISC | BPF_TAX, 0);       /* X = the ICMP header */
+    x_add_ihl(a, base);       /* X = the ICMP header */
     op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
     jeq(a, 3, -1, L_AT(d, D_RESTORE));
     x_add(a, 8);                        /* X = the quoted IPv4 header */
