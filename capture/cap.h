@@ -133,6 +133,8 @@ struct cap_dpdk_opts {
     int replay;             /* file-backed port: report CAP_EOF at the end */
     const char *pcap_file;  /* the file the port replays (link type, exact ns
                              * times and wire lengths from its record headers) */
+    int attach;             /* another source already configured and started the
+                             * port with 'queues' queues: just read 'queue' */
 };
 int cap_dpdk_eal_init(int argc, char **argv, char *err, size_t errlen);
 struct cap_source *cap_dpdk_open(const struct cap_dpdk_opts *o, char *err, size_t errlen);

@@ -584,6 +584,8 @@ struct cap_source *cap_dpdk_open(const struct cap_dpdk_opts *o, char *err, size_
         return fail(c, err, errlen);
     }
     c->queue = (uint16_t)o->queue;
+    if (o->attach)                      /* the port is up: read our queue */
+        return &c->base;
 
     if (o->pcap_file) {
         int wr = walk_open(c, o->pcap_file);
@@ -626,6 +628,13 @@ struct cap_source *cap_dpdk_open(const struct cap_dpdk_opts *o, char *err, size_
 
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
+    if (nq > 1 && di.flow_type_rss_offloads) {
+        /* Spread over the queues by the NIC's RSS (outer headers: the
+         * workers then hand each packet to its flow's worker). */
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf =
+            di.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP);
+    }
     rc = rte_eth_dev_configure(port, nq, 0, &conf);
     if (rc != 0) {
         set_err(c, "rte_eth_dev_configure(port %u, %u rx queues): %s", port, nq, rte_strerror(-rc));

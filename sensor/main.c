@@ -554,9 +554,34 @@ workers_new(const struct cfg *c, int block)
     return ws;
 }
 
+/* Hand-over rings between every two of n live workers (see worker.n_fwd):
+ * 0, or -1 without memory (workers_free() frees what was made). */
+static int
+workers_link(struct worker *ws, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        ws[i].fwd_out = calloc(n, sizeof(struct ring *));
+        ws[i].fwd_in = calloc(n, sizeof(struct ring *));
+        if (!ws[i].fwd_out || !ws[i].fwd_in)
+            return -1;
+        ws[i].n_fwd = n;
+    }
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned j = 0; j < n; j++)
+            if (i != j && !(ws[i].fwd_out[j] = ws[j].fwd_in[i] = ring_new((size_t)4 << 20)))
+                return -1;
+    return 0;
+}
+
 static void
 workers_free(struct worker *ws, unsigned n)
 {
+    for (unsigned i = 0; ws && i < n; i++) {
+        for (unsigned j = 0; ws[i].fwd_out && j < n; j++)
+            ring_free(ws[i].fwd_out[j]);    /* each ring once: by its producer */
+        free(ws[i].fwd_out);
+        free(ws[i].fwd_in);
+    }
     for (unsigned i = 0; ws && i < n; i++)
         worker_fini(&ws[i]);
     free(ws);
@@ -678,9 +703,10 @@ cmd_replay(int argc, char **argv)
 #ifdef HAVE_DPDK
 /* Live DPDK: EAL gets capture.dpdk.eal_args as they are (the NIC, or a vdev
  * such as net_af_packet0,iface=eth1, and the lcores are the operator's to
- * choose), and the worker reads queue 0 of capture.dpdk.port. */
+ * choose); worker k reads queue k of capture.dpdk.port (nq queues, spread by
+ * the NIC's RSS where it has one). */
 static struct cap_source *
-run_dpdk_open(const struct cfg *c, char *err, size_t errlen)
+run_dpdk_open(const struct cfg *c, unsigned queue, unsigned nq, char *err, size_t errlen)
 {
     unsigned n = c->capture.dpdk.n_eal_args;
     char **av = calloc(n + 2, sizeof(*av));
@@ -692,8 +718,9 @@ run_dpdk_open(const struct cfg *c, char *err, size_t errlen)
     for (unsigned i = 0; i < n; i++)
         av[1 + i] = c->capture.dpdk.eal_args[i];
     struct cap_dpdk_opts d = {
-        .eal_argc = (int)n + 1, .eal_argv = av, .port = c->capture.dpdk.port, .queue = 0,
-        .queues = c->capture.dpdk.queues, .mbufs = c->capture.dpdk.mbufs, .burst = CAP_BURST,
+        .eal_argc = (int)n + 1, .eal_argv = av, .port = c->capture.dpdk.port, .queue = (int)queue,
+        .queues = (int)nq, .mbufs = c->capture.dpdk.mbufs, .burst = CAP_BURST,
+        .attach = queue > 0,            /* queue 0's source configures and starts the port */
     };
     struct cap_source *s = cap_dpdk_open(&d, err, errlen);
     free(av);
@@ -735,12 +762,9 @@ cmd_run(int argc, char **argv)
         return 2;
     }
 #endif
-    if (dpdk && (nw > 1 || c.capture.dpdk.queues > 1)) {
-        /* A NIC's RSS hashes the outer headers: both directions of an inner
-         * flow would not meet. Software redistribution is not built yet. */
-        fprintf(stderr, "%s: %s: DPDK live capture runs one worker on one queue (a NIC's RSS does "
-                "not keep an inner flow on one queue); use capture.source: pcap for several\n",
-                o.config, nw > 1 ? "workers" : "capture.dpdk.queues");
+    if (dpdk && c.capture.dpdk.queues > 1 && (unsigned)c.capture.dpdk.queues != nw) {
+        fprintf(stderr, "%s: capture.dpdk.queues: live DPDK capture reads one queue per worker "
+                "(%u workers, %d queues)\n", o.config, nw, c.capture.dpdk.queues);
         cfg_free(&c);
         return 2;
     }
@@ -772,7 +796,7 @@ cmd_run(int argc, char **argv)
         ws[k].srcs = calloc(1, sizeof(*ws[k].srcs));
 #ifdef HAVE_DPDK
         if (ws[k].srcs && dpdk)
-            ws[k].srcs[0] = run_dpdk_open(&c, err, sizeof(err));
+            ws[k].srcs[0] = run_dpdk_open(&c, k, nw, err, sizeof(err));
         else
 #endif
         if (ws[k].srcs)
@@ -786,6 +810,12 @@ cmd_run(int argc, char **argv)
         ws[k].n_srcs = 1;
         ws[k].live = 1;
         g_live[k] = ws[k].srcs[0];
+    }
+    if (dpdk && nw > 1 && workers_link(ws, nw) != 0) {
+        fprintf(stderr, "mirrorguard: out of memory for the hand-over rings\n");
+        workers_free(ws, nw);
+        cfg_free(&c);
+        return 1;
     }
     g_n_live = nw;
     p.cfg = &c;
@@ -807,12 +837,12 @@ cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_sighup;
     sigaction(SIGHUP, &sa, NULL);
-    if (nw > 1)
+    if (dpdk)
+        fprintf(stderr, "mirrorguard: capturing on DPDK port %d with %u worker%s (SIGINT/SIGTERM "
+                "to stop)\n", c.capture.dpdk.port, nw, nw > 1 ? "s, one queue each" : "");
+    else if (nw > 1)
         fprintf(stderr, "mirrorguard: capturing on %s with %u workers (fanout group %d; "
                 "SIGINT/SIGTERM to stop)\n", c.capture.interface, nw, po.fanout_group);
-    else if (dpdk)
-        fprintf(stderr, "mirrorguard: capturing on DPDK port %d (SIGINT/SIGTERM to stop)\n",
-                c.capture.dpdk.port);
     else
         fprintf(stderr, "mirrorguard: capturing on %s (SIGINT/SIGTERM to stop)\n",
                 c.capture.interface);

@@ -124,3 +124,39 @@ ring_release(struct ring *r)
     const struct ring_hdr *hd = (const struct ring_hdr *)(r->buf + (t & r->mask));
     atomic_store_explicit(&r->tail, t + rec_size(hd->len), memory_order_release);
 }
+
+uint64_t
+ring_pos(struct ring *r)
+{
+    return atomic_load_explicit(&r->tail, memory_order_relaxed);
+}
+
+const void *
+ring_next(struct ring *r, uint64_t *pos, uint32_t *kind, uint32_t *len)
+{
+    uint64_t t = *pos;
+    for (;;) {
+        if (t == r->cached_head) {
+            r->cached_head = atomic_load_explicit(&r->head, memory_order_acquire);
+            if (t == r->cached_head) {
+                *pos = t;
+                return NULL;
+            }
+        }
+        const struct ring_hdr *hd = (const struct ring_hdr *)(r->buf + (t & r->mask));
+        if (hd->len == 0 && hd->kind == 0) {
+            t += r->size - (t & r->mask);   /* skip marker */
+            continue;
+        }
+        *kind = hd->kind;
+        *len = hd->len;
+        *pos = t + rec_size(hd->len);
+        return hd + 1;
+    }
+}
+
+void
+ring_release_to(struct ring *r, uint64_t pos)
+{
+    atomic_store_explicit(&r->tail, pos, memory_order_release);
+}

@@ -62,4 +62,12 @@ const void *ring_peek(struct ring *r, uint32_t *kind, uint32_t *len);
 /* Consumer: done with the record returned by the last ring_peek(). */
 void ring_release(struct ring *r);
 
+/* Consumer, several records at once: start with pos = ring_pos(r); each
+ * ring_next() returns the record at *pos (NULL when there is none yet) and
+ * moves *pos past it. Every record returned stays valid until
+ * ring_release_to(r, pos) gives them all back. */
+uint64_t ring_pos(struct ring *r);
+const void *ring_next(struct ring *r, uint64_t *pos, uint32_t *kind, uint32_t *len);
+void ring_release_to(struct ring *r, uint64_t pos);
+
 #endif /* MG_RING_H */

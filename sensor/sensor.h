@@ -45,6 +45,8 @@ struct worker_stats {
     uint64_t tunnelled, vxlan, geneve;
     uint64_t partial;               /* transport header cut short, still a flow */
     uint64_t dns_msgs, dns_bad[DNS_STATUS_MAX], dns_tcp_msgs;
+    uint64_t fwd_sent, fwd_received;    /* packets handed to / taken from other workers */
+    uint64_t fwd_drops;             /* ... lost because that worker's ring was full */
     uint64_t icmp_matched;          /* ICMP unreachables that failed a flow of ours */
     uint64_t icmp_unmatched;        /* ... that found no such flow */
     uint64_t ring_drops;            /* records lost because the ring was full */
@@ -81,6 +83,12 @@ struct worker {
      * the capture's. 1 = keep everything (one worker, or live capture where
      * the kernel's fanout already split the packets). */
     unsigned n_share;
+    /* Live capture whose queues are not split by flow (DPDK: a NIC's RSS
+     * hashes the outer headers): each packet of another worker's flow is
+     * copied to that worker through fwd_out[it], and this worker takes its
+     * own from fwd_in[each]. n_fwd workers in the group, 0: no hand-over. */
+    unsigned n_fwd;
+    struct ring **fwd_out, **fwd_in;
     uint64_t pkt_idx;               /* packets read so far (all, owned or not) */
     uint64_t order;                 /* REC_ORDER() stamped on records being made */
     int batching;                   /* timers: collect records, sort, then send */

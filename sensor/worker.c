@@ -642,11 +642,112 @@ worker_finish(struct worker *w)
     ring_flush(w->out);
 }
 
+/* ==== Hand-over between live workers (n_fwd > 1) ==== */
+
+/* A packet copied to its flow's worker. */
+struct fwd_pkt {
+    uint64_t ts_ns;
+    uint32_t caplen, wirelen;
+    uint16_t linktype;
+    uint8_t _pad[6];
+    uint8_t data[];
+};
+
+/* Whose flow a packet is: its dispatch value (decoders/dispatch.h) modulo
+ * the workers; an ICMP unreachable goes with the flow it quotes, as the
+ * fanout BPF program sends it. Packets without a flow stay here. */
+static unsigned
+fwd_owner(struct worker *w, const struct cap_pkt *b)
+{
+    uint32_t dv;
+    enum dispatch_peek_result r = dispatch_peek(w->dec, b->linktype, b->data, b->caplen, &dv);
+    if (r == DISPATCH_SURE)
+        return dv % w->n_fwd;
+    struct dec_pkt p;
+    if (!dec_has_flow(dec_packet(w->dec, b->linktype, b->data, b->caplen, &p)))
+        return w->id;
+    if (((p.proto == 1 && p.icmp_type == 3) || (p.proto == 58 && p.icmp_type == 1)) &&
+        p.payload_len) {
+        static struct dec_cfg plain = { .max_depth = 1 };
+        struct dec_pkt q;
+        memset(&q, 0, sizeof(q));
+        if (dec_ip(&plain, p.payload, p.payload_len, &q) == DEC_OK && q.family == p.family)
+            return dispatch_of_pkt(&q) % w->n_fwd;
+    }
+    return dispatch_of_pkt(&p) % w->n_fwd;
+}
+
+/* Keep this worker's packets of a burst in 'mine' (returns how many), copy
+ * the others to their workers. */
+static unsigned
+fwd_split(struct worker *w, const struct cap_pkt *b, unsigned n, struct cap_pkt *mine)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned o = fwd_owner(w, &b[i]);
+        if (o == w->id) {
+            mine[k++] = b[i];
+            continue;
+        }
+        struct fwd_pkt *f = ring_reserve(w->fwd_out[o], (uint32_t)(sizeof(*f) + b[i].caplen), 1);
+        if (!f) {
+            w->st.fwd_drops++;
+            continue;
+        }
+        f->ts_ns = b[i].ts_ns;
+        f->caplen = b[i].caplen;
+        f->wirelen = b[i].wirelen;
+        f->linktype = b[i].linktype;
+        memcpy(f->data, b[i].data, b[i].caplen);
+        ring_commit(w->fwd_out[o]);
+        w->st.fwd_sent++;
+    }
+    for (unsigned o = 0; o < w->n_fwd; o++)
+        if (o != w->id)
+            ring_flush(w->fwd_out[o]);
+    return k;
+}
+
+/* Process what the other workers handed over, a burst at a time. */
+static void
+fwd_drain(struct worker *w)
+{
+    struct cap_pkt b[CAP_BURST];
+    for (unsigned from = 0; from < w->n_fwd; from++) {
+        if (from == w->id)
+            continue;
+        struct ring *r = w->fwd_in[from];
+        for (;;) {
+            uint64_t pos = ring_pos(r);
+            unsigned n = 0;
+            uint32_t kind, len;
+            const struct fwd_pkt *f;
+            while (n < CAP_BURST && (f = ring_next(r, &pos, &kind, &len))) {
+                b[n].data = f->data;
+                b[n].caplen = f->caplen;
+                b[n].wirelen = f->wirelen;
+                b[n].ts_ns = f->ts_ns;
+                b[n].linktype = f->linktype;
+                b[n]._pad = 0;
+                b[n]._pad2 = 0;
+                n++;
+            }
+            if (!n)
+                break;
+            w->st.fwd_received += n;
+            worker_burst(w, b, n);
+            ring_release_to(r, pos);
+            if (n < CAP_BURST)
+                break;
+        }
+    }
+}
+
 void *
 worker_main(void *arg)
 {
     struct worker *w = arg;
-    struct cap_pkt burst[CAP_BURST];
+    struct cap_pkt burst[CAP_BURST], mine[CAP_BURST];
 
     for (unsigned si = 0; si < w->n_srcs; si++) {
         struct cap_source *src = w->srcs[si];
@@ -668,11 +769,19 @@ worker_main(void *arg)
                 if (t > w->now_ns)
                     w->now_ns = t;
             }
-            worker_burst(w, burst, (unsigned)n);
-            src->ops->release(src, burst, (unsigned)n);
+            if (w->n_fwd > 1) {
+                worker_burst(w, mine, fwd_split(w, burst, (unsigned)n, mine));
+                src->ops->release(src, burst, (unsigned)n);
+                fwd_drain(w);
+            } else {
+                worker_burst(w, burst, (unsigned)n);
+                src->ops->release(src, burst, (unsigned)n);
+            }
             worker_tick(w);
             ring_flush(w->out);
         }
+        if (w->n_fwd > 1)
+            fwd_drain(w);               /* what the others sent before they stopped */
         struct cap_stats cs;
         src->ops->stats(src, &cs);
         if (w->n_share > 1 && w->id != 0)

@@ -339,7 +339,25 @@ if "$MG" --version | grep -qw dpdk; then
     check_stats dpdk "$NPKT"
     same_flows dpdk "live through DPDK"
     grep -q "capturing on DPDK port 0" "$W/dpdk.err" || fail "dpdk: not captured through DPDK"
-    DPDK_DONE=", DPDK af_packet"
+    # two queues (the af_packet PMD spreads them by the outer headers) and
+    # two workers: each hands the other's flows over, the records stay the same
+    start_mg dpdk2 --workers 2 --set capture.source=dpdk \
+        --set "capture.dpdk.eal_args=[--no-huge, --no-pci, --no-shconf, --no-telemetry, --log-level=error, -l, '0', '--vdev=net_af_packet0,iface=$IF_CAP,qpairs=2']"
+    send
+    wait_count dpdk2 "$NPKT"
+    stop_mg dpdk2 TERM
+    check_stats dpdk2 "$NPKT"
+    same_flows dpdk2 "live through DPDK, 2 queues and 2 workers (a flow split between workers?)"
+    "$PY" - "$W/dpdk2.stats.json" <<'EOF' || fail "dpdk, 2 workers: no hand-over"
+import json, sys
+s = json.load(open(sys.argv[1]))
+h, pw = s["handover"], [w["packets"] for w in s["per_worker"]]
+print("     DPDK 2 queues, 2 workers: packets %s, handed over %d (received %d, dropped %d)"
+      % (pw, h["sent"], h["received"], h["drops"]))
+sys.exit(0 if len(pw) == 2 and min(pw) > 0 and h["sent"] > 0 and h["sent"] == h["received"]
+         and h["drops"] == 0 else 1)
+EOF
+    DPDK_DONE=", DPDK af_packet with 1 and 2 workers"
 fi
 
 # ---- 2. SIGINT, after the first 200 packets only

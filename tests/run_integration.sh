@@ -127,8 +127,8 @@ if "$MG" --version 2>&1 | grep -q dpdk; then
 fi
 
 if "$MG" --version 2>&1 | grep -q dpdk; then
-    expect_exit 2 "DPDK live capture with 2 workers is refused, naming the key" sh -c \
-        "\"$MG\" run -c pcaps/demo/sensor.yaml --set capture.source=dpdk --set workers=2 2>&1 | grep -q 'workers: DPDK live capture runs one worker' && exit 2"
+    expect_exit 2 "DPDK live capture: queues other than one per worker are refused, naming the key" sh -c \
+        "\"$MG\" run -c pcaps/demo/sensor.yaml --set capture.source=dpdk --set workers=2 --set capture.dpdk.queues=3 2>&1 | grep -q 'capture.dpdk.queues: live DPDK capture reads one queue per worker' && exit 2"
 fi
 
 # ---- the real captures of others: the attacks they hold are found, and

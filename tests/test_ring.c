@@ -36,6 +36,44 @@ test_order_and_full(void)
     ring_free(r);
 }
 
+/* Several records held at once (ring_next), wrapping, then given back
+ * together: every one in order, the room comes back only at release. */
+static void
+test_next_batch(void)
+{
+    struct ring *r = ring_new(4096);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    unsigned sent = 0, got = 0;
+    for (int round = 0; round < 200; round++) {
+        while (ring_reserve(r, 8 + (sent * 53) % 300, 2)) {
+            ring_commit(r);
+            sent++;
+        }
+        ring_flush(r);
+        /* full now: take up to 5 without releasing; still full */
+        uint64_t pos = ring_pos(r);
+        uint32_t kind, len;
+        unsigned k = 0;
+        while (k < 5 && ring_next(r, &pos, &kind, &len)) {
+            CU_ASSERT_EQUAL(len, 8 + (got * 53) % 300);
+            CU_ASSERT_EQUAL(kind, 2);
+            got++;
+            k++;
+        }
+        CU_ASSERT_EQUAL(k, 5);
+        CU_ASSERT_PTR_NULL(ring_reserve(r, 8 + (sent * 53) % 300, 2));
+        ring_release_to(r, pos);
+    }
+    uint64_t pos = ring_pos(r);
+    uint32_t kind, len;
+    while (ring_next(r, &pos, &kind, &len))
+        got++;
+    ring_release_to(r, pos);
+    CU_ASSERT_EQUAL(got, sent);
+    CU_ASSERT_PTR_NULL(ring_peek(r, &kind, &len));
+    ring_free(r);
+}
+
 static void
 test_wrap(void)
 {
@@ -116,6 +154,7 @@ test_ring_register(void)
         return -1;
     CU_add_test(s, "order and full", test_order_and_full);
     CU_add_test(s, "wrap with skip markers", test_wrap);
+    CU_add_test(s, "several held at once (ring_next)", test_next_batch);
     CU_add_test(s, "record larger than half the ring", test_too_big);
     CU_add_test(s, "two threads, 2M records in order", test_threads);
     return 0;
