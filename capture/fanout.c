@@ -29,7 +29,7 @@
 
 /* Labels: the shared tail, then one set per tunnel depth. */
 #define V6_EXT 3
-enum { L_HASH4, L_HASH6, L_DONE6, L_P4, L_PORTS, L_FIN, L_START6, L_V6 };
+enum { L_HASH4, L_HASH6, L_DONE6, L_ICMP6, L_P4, L_PORTS, L_FIN, L_START6, L_V6 };
 #define L_EXT(k) (L_V6 + 3 * (k))
 #define L_FRAG(k) (L_V6 + 3 * (k) + 1)
 #define L_EXT_NEXT(k) (L_V6 + 3 * (k) + 2)
@@ -129,6 +129,22 @@ hash_begin(struct casm *a, uint32_t base, uint32_t proto_off, uint32_t addr_off)
     op(a, BPF_ST, 0);
 }
 
+/* The IPv6 header at X: M[0] = the sum of its address words, M[3] = its
+ * next header (also in A), X = past its 40 bytes. */
+static void
+hash6_addrs(struct casm *a, uint32_t base)
+{
+    hash_begin(a, base, 6, 8);
+    for (uint32_t off = 12; off < 40; off += 4) {
+        op(a, BPF_LD | BPF_W | BPF_IND, base + off);
+        add_mem(a, 0);
+        op(a, BPF_ST, 0);
+        op(a, BPF_LDX | BPF_MEM, 2);
+    }
+    x_add(a, 40);
+    op(a, BPF_LD | BPF_MEM, 3);
+}
+
 static void
 emit_hash(struct casm *a, uint32_t base)
 {
@@ -148,15 +164,7 @@ emit_hash(struct casm *a, uint32_t base)
      * the extension headers (hop-by-hop, routing, destination options,
      * fragment; up to V6_EXT of them) to the transport protocol. */
     label(a, L_HASH6);
-    hash_begin(a, base, 6, 8);
-    for (uint32_t off = 12; off < 40; off += 4) {
-        op(a, BPF_LD | BPF_W | BPF_IND, base + off);
-        add_mem(a, 0);
-        op(a, BPF_ST, 0);
-        op(a, BPF_LDX | BPF_MEM, 2);
-    }
-    x_add(a, 40);
-    op(a, BPF_LD | BPF_MEM, 3);
+    hash6_addrs(a, base);
     for (int k = 0; k < V6_EXT; k++) {
         jeq(a, 0, L_EXT(k), -1);
         jeq(a, 43, L_EXT(k), -1);
@@ -181,6 +189,18 @@ emit_hash(struct casm *a, uint32_t base)
             label(a, L_EXT_NEXT(k));
     }
     label(a, L_DONE6);                  /* X = the transport header */
+    jeq(a, 58, L_ICMP6, -1);
+    jeq(a, 6, L_PORTS, -1);
+    jeq(a, 17, L_PORTS, -1);
+    jeq(a, 132, L_PORTS, L_FIN);
+
+    /* ICMPv6 destination unreachable: the quoted packet's flow (no
+     * extension headers in the quote), as for IPv4 above. */
+    label(a, L_ICMP6);
+    op(a, BPF_LD | BPF_B | BPF_IND, base + 0);
+    jeq(a, 1, -1, L_FIN);
+    x_add(a, 8);
+    hash6_addrs(a, base);
     jeq(a, 6, L_PORTS, -1);
     jeq(a, 17, L_PORTS, -1);
     jeq(a, 132, L_PORTS, L_FIN);
@@ -268,7 +288,8 @@ emit_level(struct casm *a, uint32_t base, unsigned d, const uint16_t *vx, unsign
     x_add(a, 14);
     jmp(a, L_HASH6);
 
-    /* ICMP destination unreachable quotes the packet it answers: hash the
+    /* ICMP destination unreachable quotes the packet it answers (ICMPv6's
+     * is handled after the IPv6 header walk, L_ICMP6): hash the
      * quoted header, so the error reaches the worker of the flow it refuses
      * (the scan detector counts it as that attempt's failure). The error's
      * own ICMP flow is then spread over the workers of what it quotes. */

@@ -1009,11 +1009,12 @@ fanout_check_capture(const char *path, int min_flows, int glance_most)
             packets++;
             /* The BPF program sends an ICMP unreachable to the worker of the
              * flow it quotes. */
-            if (p.proto == 1 && p.icmp_type == 3 && p.payload_len) {
+            if (((p.proto == 1 && p.icmp_type == 3) || (p.proto == 58 && p.icmp_type == 1)) &&
+                p.payload_len) {
                 static struct dec_cfg plain = { .max_depth = 1 };
                 struct dec_pkt q;
                 memset(&q, 0, sizeof(q));
-                if (dec_ip(&plain, p.payload, p.payload_len, &q) == DEC_OK && q.family == 4) {
+                if (dec_ip(&plain, p.payload, p.payload_len, &q) == DEC_OK && q.family == p.family) {
                     want_bpf = dispatch_of_pkt(&q);
                     icmp_quoted++;
                 }
@@ -1100,6 +1101,17 @@ static void test_fanout_prog(void)
     bl = o + 4;
     CU_ASSERT_EQUAL(fanout_value(a, al), fanout_value(b, bl));
     CU_ASSERT_NOT_EQUAL(fanout_value(a, al), 0);
+    /* An ICMPv6 port unreachable goes where the UDP probe it quotes goes
+     * (RFC 4443 3.1: type 1, code 4, 4 unused bytes, then the packet). */
+    o = pb_eth(c, 0, 0x86dd);
+    o = pb_ipv6(c, o, 58, d6, s6, 8 + 40 + 8 + 4);
+    c[o] = 1, c[o + 1] = 4, memset(c + o + 2, 0, 6);
+    o = pb_ipv6(c, o + 8, 17, s6, d6, 8 + 4);
+    o = pb_udp(c, o, 5353, 53, 4);
+    cl = o + 4;
+    CU_ASSERT_EQUAL(fanout_value(c, cl), fanout_value(a, al));
+    c[14 + 40] = 3;                     /* time exceeded: its own addresses */
+    CU_ASSERT_NOT_EQUAL(fanout_value(c, cl), fanout_value(a, al));
     /* Garbage and short frames: no crash, some value. */
     memset(c, 0x45, sizeof(c));
     (void)fanout_value(c, sizeof(c));
