@@ -18,6 +18,8 @@
 #define SYM_END   38
 #define MAXW      15
 #define MINW      3
+#define DGA_MODEL_LINE 8192     /* longest model file line + 2 */
+#define NN_BLOCK  16            /* hidden units scored together (HIDDEN is a multiple) */
 
 const char *const dga_feature_names[DGA_NFEAT] = {
     "len", "loglen", "entropy", "vowels", "digits", "distinct", "cons_run",
@@ -59,31 +61,120 @@ static const char *const skip_tld[] = {
 struct dga_model {
     double k;                   /* add-k smoothing */
     uint32_t rare;
-    double bias, threshold;
-    double mean[DGA_NFEAT], sd[DGA_NFEAT], w[DGA_NFEAT];
+    double threshold;
+    double mean[DGA_NFEAT], sd[DGA_NFEAT];
+    /* the network (dga.h): 2^bits embedding rows of 'hidden' int8, row r at
+     * emb + r * hidden; column j of a row is worth scale[j] */
+    unsigned bits, hidden, maxgram;
+    uint32_t mask;
+    int8_t *emb;
+    double scale[DGA_NN_MAXH], b1[DGA_NN_MAXH], w3[DGA_NN_MAXH], b3;
+    double wf[DGA_NFEAT][DGA_NN_MAXH];
+    /* the standardisation folded into the first layer at load:
+     * wfs[i][j] = wf[i][j] / sd[i], b1s[j] = b1[j] - sum_i mean[i] wfs[i][j]
+     * (the same sum up to rounding, about 1e-15: far inside the 1e-9 of the
+     * 'sref' check) */
+    double wfs[DGA_NFEAT][DGA_NN_MAXH], b1s[DGA_NN_MAXH];
     uint32_t bi[NSYM * NSYM];
     double lbi[NSYM * NSYM];
     double ltri[NSYM * NSYM * NSYM];
-    /* dictionary: every prefix of every word, keyed by its FNV-1a hash;
-     * bit 0 = a whole word, bit 1 = slot used */
-    uint64_t *pfx;
-    size_t pfx_mask, pfx_n;
+    /* dictionary: a trie of the words, one uint64 a node: bits 0-25 its
+     * children's letters, bit 26 a whole word, bits 32-63 the index of its
+     * first child; the children of a node are consecutive (in letter order)
+     * and the nodes are laid out depth first, so a walk down a word reads
+     * ascending, mostly neighbouring, memory (8 bytes a prefix: 1.2 MB) */
+    uint64_t *trie;
+    size_t trie_n;
     /* the first three letters of every word: bit 0 = a 3-letter word,
      * bit 1 = a prefix of a longer word (most positions of a random
      * label stop here, without touching the hash table) */
     uint8_t first3[26 * 26 * 26];
+    /* the first four letters of every word of >= 4, two bits each (index
+     * ((c0 * 26 + c1) * 26 + c2) * 26 + c3): bit 0 = a 4-letter word, bit 1
+     * = a prefix of a longer word; the walk's first hash probe, which a
+     * random label's positions almost never pass (114 KB, stays in cache) */
+    uint8_t first4[(26 * 26 * 26 * 26 + 3) / 4];
     /* k * log2(k) for k = 0..DGA_MAX_LABEL (the entropy without a log2 call
      * per distinct character) */
     double xlog2x[DGA_MAX_LABEL + 1];
 };
 
-/* 'ref' lines: the trainer's features of a few labels, checked at load */
+/* 'ref' lines: the trainer's features of a few labels, 'sref' lines: its
+ * scores of a few names; both checked at load */
 #define MAXREF 32
 struct dga_ref {
     unsigned line;
     char label[DGA_MAX_LABEL + 1];
     double f[DGA_NFEAT];
 };
+struct dga_sref {
+    unsigned line;
+    char name[256];
+    double score;
+};
+
+/* CRC-32 (IEEE 802.3, zlib's crc32()) */
+static uint32_t
+crc32_update(uint32_t crc, const void *buf, size_t n)
+{
+    static uint32_t table[256];
+    static int ready;
+    if (!ready) {       /* idempotent: racing threads write the same values */
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        ready = 1;
+    }
+    const unsigned char *p = buf;
+    crc = ~crc;
+    while (n--)
+        crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* base64 (RFC 4648, with '=' padding) of exactly 'want' bytes into out;
+ * 0 or -1 */
+static int
+b64_decode(const char *s, int8_t *out, size_t want)
+{
+    size_t n = strlen(s), o = 0;
+    if (n % 4 || n / 4 * 3 < want || n / 4 * 3 >= want + 3)
+        return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = s[i + k];
+            int d;
+            if (c >= 'A' && c <= 'Z')
+                d = c - 'A';
+            else if (c >= 'a' && c <= 'z')
+                d = c - 'a' + 26;
+            else if (c >= '0' && c <= '9')
+                d = c - '0' + 52;
+            else if (c == '+')
+                d = 62;
+            else if (c == '/')
+                d = 63;
+            else if (c == '=' && i + 4 == n && k >= 2)
+                d = 0, pad++;
+            else
+                return -1;
+            if (pad && c != '=')
+                return -1;
+            v = v << 6 | (uint32_t)d;
+        }
+        for (int k = 0; k < 3 - pad; k++) {
+            if (o == want)
+                return -1;
+            out[o++] = (int8_t)(uint8_t)(v >> (16 - 8 * k));
+        }
+    }
+    return o == want ? 0 : -1;
+}
 
 static inline int
 sym(unsigned char c)
@@ -107,58 +198,75 @@ sym_of_model_char(char c)
 #define FNV_OFF 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
 
-static int
-pfx_find(const struct dga_model *m, uint64_t h)
-{
-    /* 0 absent, 1 a prefix, 2 a prefix that is a word */
-    uint64_t key = h & ~3ULL;
-    for (size_t i = (size_t)(h >> 17) & m->pfx_mask;; i = (i + 1) & m->pfx_mask) {
-        uint64_t e = m->pfx[i];
-        if (!e)
-            return 0;
-        if ((e & ~3ULL) == key)
-            return (e & 1) ? 2 : 1;
-    }
-}
+/* The trie while the model loads: 26 children (0 = none) a node. */
+struct tnode {
+    uint32_t ch[26];
+    uint8_t word;
+};
+struct tbuild {
+    struct tnode *n;
+    size_t len, cap;
+};
 
 static int
-pfx_add(struct dga_model *m, uint64_t h, int word)
+trie_add(struct tbuild *t, const char *w, size_t wl)
 {
-    uint64_t key = h & ~3ULL;
-    size_t i;
-    for (i = (size_t)(h >> 17) & m->pfx_mask;; i = (i + 1) & m->pfx_mask) {
-        uint64_t e = m->pfx[i];
-        if (!e)
-            break;
-        if ((e & ~3ULL) == key) {
-            if (word)
-                m->pfx[i] |= 1;
-            return 0;
-        }
-    }
-    if (m->pfx_n + 1 > (m->pfx_mask + 1) / 2) {        /* keep load <= 1/2 */
-        size_t ncap = (m->pfx_mask + 1) * 2;
-        uint64_t *nt = calloc(ncap, sizeof(*nt));
-        if (!nt)
+    if (!t->len) {
+        t->cap = 1 << 16;
+        if (!(t->n = calloc(t->cap, sizeof(*t->n))))
             return -1;
-        for (size_t j = 0; j <= m->pfx_mask; j++) {
-            uint64_t e = m->pfx[j];
-            if (!e)
-                continue;
-            size_t k = (size_t)(e >> 17) & (ncap - 1);
-            while (nt[k])
-                k = (k + 1) & (ncap - 1);
-            nt[k] = e;
-        }
-        free(m->pfx);
-        m->pfx = nt;
-        m->pfx_mask = ncap - 1;
-        for (i = (size_t)(h >> 17) & m->pfx_mask; m->pfx[i]; i = (i + 1) & m->pfx_mask)
-            ;
+        t->len = 1;                             /* the root */
     }
-    m->pfx[i] = key | 2 | (word ? 1 : 0);
-    m->pfx_n++;
+    uint32_t x = 0;
+    for (size_t i = 0; i < wl; i++) {
+        unsigned c = (unsigned)(w[i] - 'a');
+        if (!t->n[x].ch[c]) {
+            if (t->len == t->cap) {
+                struct tnode *nn = realloc(t->n, 2 * t->cap * sizeof(*nn));
+                if (!nn)
+                    return -1;
+                memset(nn + t->cap, 0, t->cap * sizeof(*nn));
+                t->n = nn;
+                t->cap *= 2;
+            }
+            t->n[x].ch[c] = (uint32_t)t->len++;
+        }
+        x = t->n[x].ch[c];
+    }
+    t->n[x].word = 1;
     return 0;
+}
+
+/* Lay out node x of t (already placed at out[at]) and its subtree: its
+ * children at *next onwards, then each child's subtree, depth first. */
+static void
+trie_layout(const struct tbuild *t, uint32_t x, uint64_t *out, size_t at, size_t *next)
+{
+    const struct tnode *nd = &t->n[x];
+    uint64_t bits = 0;
+    unsigned k = 0;
+    for (unsigned c = 0; c < 26; c++)
+        if (nd->ch[c]) {
+            bits |= 1ull << c;
+            k++;
+        }
+    size_t base = *next;
+    *next += k;
+    out[at] = bits | (nd->word ? 1ull << 26 : 0) | (uint64_t)base << 32;
+    for (unsigned c = 0, i = 0; c < 26; c++)
+        if (nd->ch[c])
+            trie_layout(t, nd->ch[c], out, base + i++, next);
+}
+
+/* The child of trie node v for letter c (0..25) or 0 (the root is never a
+ * child). */
+static inline uint64_t
+trie_child(const struct dga_model *m, uint64_t v, unsigned c)
+{
+    uint32_t bits = (uint32_t)v & 0x3ffffffu;
+    if (!(bits >> c & 1))
+        return 0;
+    return m->trie[(v >> 32) + (unsigned)__builtin_popcount(bits & ((1u << c) - 1))];
 }
 
 void
@@ -166,7 +274,8 @@ dga_model_free(struct dga_model *m)
 {
     if (!m)
         return;
-    free(m->pfx);
+    free(m->trie);
+    free(m->emb);
     free(m);
 }
 
@@ -200,6 +309,31 @@ parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
+/* Split line into at most max tokens (spaces, tabs); max + 1 when more. */
+static int
+tokenize(char *line, char **tok, int max)
+{
+    int nt = 0;
+    for (char *s = strtok(line, " \t"); s; s = strtok(NULL, " \t")) {
+        if (nt == max)
+            return max + 1;
+        tok[nt++] = s;
+    }
+    return nt;
+}
+
+/* Parse n doubles of tok into out; 0 or -1. */
+static int
+parse_doubles(char **tok, int n, double *out)
+{
+    for (int i = 0; i < n; i++)
+        if (parse_double(tok[i], &out[i]) != 0)
+            return -1;
+    return 0;
+}
+
+#define MAXTOK (DGA_NN_MAXH + 2)
+
 struct dga_model *
 dga_model_load(const char *path, char *err, size_t errlen)
 {
@@ -211,41 +345,43 @@ dga_model_load(const char *path, char *err, size_t errlen)
     struct dga_model *m = calloc(1, sizeof(*m));
     uint32_t *tri = calloc(NSYM * NSYM * NSYM, sizeof(*tri));
     struct dga_ref *refs = calloc(MAXREF, sizeof(*refs));
-    if (m) {
-        m->pfx_mask = 65535;
-        m->pfx = calloc(m->pfx_mask + 1, sizeof(*m->pfx));
-    }
-    if (!m || !tri || !refs || !m->pfx) {
+    struct dga_sref *srefs = calloc(MAXREF, sizeof(*srefs));
+    char *line = malloc(DGA_MODEL_LINE);
+    char **tok = malloc(MAXTOK * sizeof(*tok));
+    uint8_t *seen = NULL;       /* embedding rows given, a bit each */
+    struct tbuild tb = { 0 };
+    if (!m || !tri || !refs || !srefs || !line || !tok) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto fail;
     }
-    char line[1024];
-    unsigned nref = 0;
-    unsigned lineno = 0, nfeat = 0;
-    int have_version = 0, have_end = 0, have_k = 0, have_rare = 0, have_bias = 0, have_thr = 0;
-    unsigned long nwords = 0;
-    while (fgets(line, sizeof(line), f)) {
+    unsigned nref = 0, nsref = 0;
+    unsigned lineno = 0, nfeat = 0, nwf = 0;
+    int have_version = 0, have_end = 0, have_k = 0, have_rare = 0, have_thr = 0, have_nn = 0;
+    int have_scale = 0, have_b1 = 0, have_w3 = 0, have_b3 = 0, have_crc = 0;
+    unsigned long nwords = 0, nrows = 0;
+    uint32_t crc = 0;
+    while (fgets(line, DGA_MODEL_LINE, f)) {
         lineno++;
         size_t len = strlen(line);
-        if (len && line[len - 1] == '\n')
+        int nl = 0;
+        if (len && line[len - 1] == '\n') {
             line[--len] = '\0';
-        else if (!feof(f)) {
+            nl = 1;
+        } else if (!feof(f)) {
             snprintf(err, errlen, "%s:%u: line too long", path, lineno);
             goto fail;
+        }
+        /* the checksum covers every byte before the 'crc32' line */
+        if (!have_crc && strncmp(line, "crc32", 5)) {
+            crc = crc32_update(crc, line, len);
+            if (nl)
+                crc = crc32_update(crc, "\n", 1);
         }
         if (len && line[len - 1] == '\r')
             line[--len] = '\0';
         if (!len || line[0] == '#')
             continue;
-        char *tok[DGA_NFEAT + 3];
-        int nt = 0;
-        for (char *s = strtok(line, " \t"); s; s = strtok(NULL, " \t")) {
-            if (nt == DGA_NFEAT + 3) {
-                nt++;
-                break;
-            }
-            tok[nt++] = s;
-        }
+        int nt = tokenize(line, tok, MAXTOK);
         if (!nt)
             continue;
         if (have_end) {
@@ -253,9 +389,9 @@ dga_model_load(const char *path, char *err, size_t errlen)
             goto fail;
         }
         if (!have_version) {
-            if (nt != 2 || strcmp(tok[0], "mgdga") || strcmp(tok[1], "1")) {
-                snprintf(err, errlen, "%s:%u: not a mirrorguard DGA model (expected 'mgdga 1')",
-                         path, lineno);
+            if (nt != 2 || strcmp(tok[0], "mgdga") || strcmp(tok[1], "2")) {
+                snprintf(err, errlen, "%s:%u: not a mirrorguard DGA model of this sensor "
+                         "(expected 'mgdga 2')", path, lineno);
                 goto fail;
             }
             have_version = 1;
@@ -263,6 +399,17 @@ dga_model_load(const char *path, char *err, size_t errlen)
         }
         const char *k = tok[0];
         int bad = 0;
+        if (have_crc && strcmp(k, "end")) {
+            snprintf(err, errlen, "%s:%u: '%s' after 'crc32' (only 'end' may follow it)",
+                     path, lineno, k);
+            goto fail;
+        }
+        if (!strncmp(k, "nn_", 3) || !strcmp(k, "e")) {
+            if (!have_nn) {
+                snprintf(err, errlen, "%s:%u: '%s' before the 'nn' line", path, lineno, k);
+                goto fail;
+            }
+        }
         if (!strcmp(k, "w")) {
             if (nt != 2) {
                 bad = 1;
@@ -274,17 +421,37 @@ dga_model_load(const char *path, char *err, size_t errlen)
                              path, lineno, wd);
                     goto fail;
                 }
-                m->first3[((wd[0] - 'a') * 26 + (wd[1] - 'a')) * 26 + (wd[2] - 'a')] |=
-                    wl == 3 ? 1 : 2;
-                uint64_t h = FNV_OFF;
-                for (size_t i = 0; i < wl; i++) {
-                    h = (h ^ (unsigned char)wd[i]) * FNV_PRIME;
-                    if (pfx_add(m, h, i + 1 == wl) != 0) {
-                        snprintf(err, errlen, "%s: out of memory", path);
-                        goto fail;
-                    }
+                unsigned i3 = ((wd[0] - 'a') * 26 + (wd[1] - 'a')) * 26 + (wd[2] - 'a');
+                m->first3[i3] |= wl == 3 ? 1 : 2;
+                if (wl >= 4) {
+                    unsigned i4 = i3 * 26 + (unsigned)(wd[3] - 'a');
+                    m->first4[i4 >> 2] |= (uint8_t)((wl == 4 ? 1u : 2u) << (2 * (i4 & 3)));
+                }
+                if (trie_add(&tb, wd, wl) != 0) {
+                    snprintf(err, errlen, "%s: out of memory", path);
+                    goto fail;
                 }
                 nwords++;
+            }
+        } else if (!strcmp(k, "e")) {
+            /* e ROW BASE64: one embedding row, 'hidden' signed bytes */
+            uint32_t r;
+            if (nt != 3 || parse_u32(tok[1], &r) != 0) {
+                bad = 1;
+            } else if (r > m->mask) {
+                snprintf(err, errlen, "%s:%u: embedding row %u: the model has %u rows",
+                         path, lineno, r, m->mask + 1);
+                goto fail;
+            } else if (seen[r >> 3] & (1u << (r & 7))) {
+                snprintf(err, errlen, "%s:%u: embedding row %u given twice", path, lineno, r);
+                goto fail;
+            } else if (b64_decode(tok[2], m->emb + (size_t)r * m->hidden, m->hidden) != 0) {
+                snprintf(err, errlen, "%s:%u: embedding row %u: expected %u bytes in base64",
+                         path, lineno, r, m->hidden);
+                goto fail;
+            } else {
+                seen[r >> 3] |= (uint8_t)(1u << (r & 7));
+                nrows++;
             }
         } else if (!strcmp(k, "bi") || !strcmp(k, "tri")) {
             int tr = k[0] == 't';
@@ -305,7 +472,7 @@ dga_model_load(const char *path, char *err, size_t errlen)
                 }
             }
         } else if (!strcmp(k, "feature")) {
-            if (nt != 5) {
+            if (nt != 4) {
                 bad = 1;
             } else if (nfeat >= DGA_NFEAT || strcmp(tok[1], dga_feature_names[nfeat])) {
                 snprintf(err, errlen, "%s:%u: feature '%s': expected '%s' (this sensor computes %d features)",
@@ -313,10 +480,56 @@ dga_model_load(const char *path, char *err, size_t errlen)
                          nfeat < DGA_NFEAT ? dga_feature_names[nfeat] : "none", DGA_NFEAT);
                 goto fail;
             } else if (parse_double(tok[2], &m->mean[nfeat]) || parse_double(tok[3], &m->sd[nfeat]) ||
-                       parse_double(tok[4], &m->w[nfeat]) || m->sd[nfeat] <= 0) {
+                       m->sd[nfeat] <= 0) {
                 bad = 1;
             } else {
                 nfeat++;
+            }
+        } else if (!strcmp(k, "nn")) {
+            /* nn BITS HIDDEN MAXGRAM */
+            uint32_t bits, hid, mg;
+            if (have_nn || nt != 4 || parse_u32(tok[1], &bits) || parse_u32(tok[2], &hid) ||
+                parse_u32(tok[3], &mg)) {
+                bad = 1;
+            } else if (bits < 8 || bits > 22 || hid < NN_BLOCK || hid > DGA_NN_MAXH ||
+                       hid % NN_BLOCK || mg < 1 || mg > 8) {
+                snprintf(err, errlen, "%s:%u: nn %u %u %u: expected 8..22 bits, %d..%d hidden "
+                         "(a multiple of %d), 1..8 characters", path, lineno, bits, hid, mg,
+                         NN_BLOCK, DGA_NN_MAXH, NN_BLOCK);
+                goto fail;
+            } else {
+                m->bits = bits;
+                m->hidden = hid;
+                m->maxgram = mg;
+                m->mask = (1u << bits) - 1;
+                size_t sz = ((size_t)hid << bits) + 64;
+                m->emb = aligned_alloc(64, (sz + 63) / 64 * 64);
+                seen = calloc(((size_t)1 << bits) / 8, 1);
+                if (!m->emb || !seen) {
+                    snprintf(err, errlen, "%s: out of memory", path);
+                    goto fail;
+                }
+                memset(m->emb, 0, sz);
+                have_nn = 1;
+            }
+        } else if (!strcmp(k, "nn_scale") || !strcmp(k, "nn_b1") || !strcmp(k, "nn_w3")) {
+            double *dst = k[3] == 's' ? m->scale : k[3] == 'b' ? m->b1 : m->w3;
+            int *have = k[3] == 's' ? &have_scale : k[3] == 'b' ? &have_b1 : &have_w3;
+            bad = *have || nt != (int)m->hidden + 1 || parse_doubles(tok + 1, (int)m->hidden, dst);
+            *have = 1;
+        } else if (!strcmp(k, "nn_b3")) {
+            bad = have_b3 || nt != 2 || parse_double(tok[1], &m->b3);
+            have_b3 = 1;
+        } else if (!strcmp(k, "nn_wf")) {
+            if (nt != (int)m->hidden + 2) {
+                bad = 1;
+            } else if (nwf >= DGA_NFEAT || strcmp(tok[1], dga_feature_names[nwf])) {
+                snprintf(err, errlen, "%s:%u: nn_wf '%s': expected '%s'", path, lineno, tok[1],
+                         nwf < DGA_NFEAT ? dga_feature_names[nwf] : "none");
+                goto fail;
+            } else {
+                bad = parse_doubles(tok + 2, (int)m->hidden, m->wf[nwf]);
+                nwf++;
             }
         } else if (!strcmp(k, "smoothing")) {
             bad = nt != 2 || parse_double(tok[1], &m->k) || m->k <= 0;
@@ -324,9 +537,6 @@ dga_model_load(const char *path, char *err, size_t errlen)
         } else if (!strcmp(k, "rare")) {
             bad = nt != 2 || parse_u32(tok[1], &m->rare);
             have_rare = 1;
-        } else if (!strcmp(k, "bias")) {
-            bad = nt != 2 || parse_double(tok[1], &m->bias);
-            have_bias = 1;
         } else if (!strcmp(k, "threshold")) {
             bad = nt != 2 || parse_double(tok[1], &m->threshold) || m->threshold < 0 || m->threshold > 1;
             have_thr = 1;
@@ -348,6 +558,33 @@ dga_model_load(const char *path, char *err, size_t errlen)
                 if (!bad)
                     nref++;
             }
+        } else if (!strcmp(k, "sref")) {
+            /* sref NAME SCORE */
+            size_t nl = nt >= 2 ? strlen(tok[1]) : 0;
+            if (nt != 3 || nl < 1 || nl >= sizeof(srefs[0].name)) {
+                bad = 1;
+            } else if (nsref == MAXREF) {
+                snprintf(err, errlen, "%s:%u: more than %d 'sref' lines", path, lineno, MAXREF);
+                goto fail;
+            } else {
+                struct dga_sref *r = &srefs[nsref];
+                r->line = lineno;
+                memcpy(r->name, tok[1], nl + 1);
+                bad = parse_double(tok[2], &r->score) != 0;
+                if (!bad)
+                    nsref++;
+            }
+        } else if (!strcmp(k, "crc32")) {
+            char *end;
+            unsigned long want = nt == 2 ? strtoul(tok[1], &end, 16) : 0;
+            if (nt != 2 || strlen(tok[1]) != 8 || *end) {
+                bad = 1;
+            } else if (want != crc) {
+                snprintf(err, errlen, "%s:%u: checksum mismatch: the file says %08lx, its "
+                         "content is %08x (damaged or edited)", path, lineno, want, (unsigned)crc);
+                goto fail;
+            }
+            have_crc = 1;
         } else if (!strcmp(k, "end")) {
             bad = nt != 1;
             have_end = 1;
@@ -372,14 +609,25 @@ dga_model_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s:%u: no 'end' line: the file is cut", path, lineno);
         goto fail;
     }
-    if (nfeat != DGA_NFEAT || !have_k || !have_rare || !have_bias || !have_thr || !nwords) {
-        snprintf(err, errlen, "%s:%u: incomplete model: %u of %d features%s%s%s%s%s", path, lineno,
-                 nfeat, DGA_NFEAT, have_k ? "" : ", no smoothing", have_rare ? "" : ", no rare",
-                 have_bias ? "" : ", no bias", have_thr ? "" : ", no threshold",
-                 nwords ? "" : ", no dictionary");
+    if (nfeat != DGA_NFEAT || !have_k || !have_rare || !have_thr || !nwords || !have_nn ||
+        !have_scale || !have_b1 || !have_w3 || !have_b3 || nwf != DGA_NFEAT || !nrows || !have_crc) {
+        snprintf(err, errlen, "%s:%u: incomplete model: %u of %d features, %u of %d nn_wf%s%s%s%s%s%s%s%s%s%s",
+                 path, lineno, nfeat, DGA_NFEAT, nwf, DGA_NFEAT, have_k ? "" : ", no smoothing",
+                 have_rare ? "" : ", no rare", have_thr ? "" : ", no threshold",
+                 nwords ? "" : ", no dictionary", have_nn ? "" : ", no nn",
+                 have_scale && have_b1 ? "" : ", no nn_scale/nn_b1",
+                 have_w3 && have_b3 ? "" : ", no nn_w3/nn_b3", nrows ? "" : ", no embedding rows",
+                 have_crc ? "" : ", no crc32", "");
         goto fail;
     }
     fclose(f);
+    f = NULL;
+    free(seen);
+    seen = NULL;
+    free(line);
+    line = NULL;
+    free(tok);
+    tok = NULL;
     /* log-probabilities, as train-dga's LM.finish() */
     double kk = m->k;
     for (int a = 0; a < NSYM; a++) {
@@ -398,11 +646,29 @@ dga_model_load(const char *path, char *err, size_t errlen)
     }
     free(tri);
     tri = NULL;
+    m->trie = malloc(tb.len * sizeof(*m->trie));
+    if (!m->trie) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto fail;
+    }
+    m->trie_n = 1;
+    trie_layout(&tb, 0, m->trie, 0, &m->trie_n);
+    free(tb.n);
+    tb.n = NULL;
     m->xlog2x[0] = 0.0;
     for (int i = 1; i <= DGA_MAX_LABEL; i++)
         m->xlog2x[i] = i * log2((double)i);
-    /* the trainer's features of its 'ref' labels must be this code's: a
-     * model written by a trainer out of step with this sensor is refused */
+    for (unsigned j = 0; j < m->hidden; j++) {
+        double b = m->b1[j];
+        for (int i = 0; i < DGA_NFEAT; i++) {
+            m->wfs[i][j] = m->wf[i][j] / m->sd[i];
+            b -= m->mean[i] * m->wfs[i][j];
+        }
+        m->b1s[j] = b;
+    }
+    /* the trainer's features of its 'ref' labels and scores of its 'sref'
+     * names must be this code's: a model written by a trainer out of step
+     * with this sensor is refused */
     for (unsigned r = 0; r < nref; r++) {
         double fc[DGA_NFEAT];
         dga_features(m, refs[r].label, strlen(refs[r].label), fc);
@@ -412,18 +678,32 @@ dga_model_load(const char *path, char *err, size_t errlen)
                 snprintf(err, errlen, "%s:%u: feature '%s' of '%s': this sensor computes %.17g, "
                          "the trainer %.17g (model and sensor out of step)", path, refs[r].line,
                          dga_feature_names[i], refs[r].label, fc[i], want);
-                free(refs);
-                dga_model_free(m);
-                return NULL;
+                goto fail;
             }
         }
     }
+    for (unsigned r = 0; r < nsref; r++) {
+        double sc = dga_score(m, srefs[r].name);
+        if (!(fabs(sc - srefs[r].score) <= 1e-9)) {
+            snprintf(err, errlen, "%s:%u: score of '%s': this sensor computes %.17g, the trainer "
+                     "%.17g (model and sensor out of step)", path, srefs[r].line, srefs[r].name,
+                     sc, srefs[r].score);
+            goto fail;
+        }
+    }
     free(refs);
+    free(srefs);
     return m;
 fail:
-    fclose(f);
+    if (f)
+        fclose(f);
     free(tri);
     free(refs);
+    free(srefs);
+    free(line);
+    free(tok);
+    free(seen);
+    free(tb.n);
     dga_model_free(m);
     return NULL;
 }
@@ -619,22 +899,38 @@ dga_features(const struct dga_model *m, const char *lab, size_t n, double *f)
             if (longest < 3)
                 longest = 3;
         }
-        if (!(f3 & 2))
+        if (!(f3 & 2) || j + 3 >= n)
             continue;
-        uint64_t h = (((((FNV_OFF ^ c0) * FNV_PRIME) ^ c1) * FNV_PRIME) ^ c2) * FNV_PRIME;
-        for (size_t k = j + 3; k < n && k - j < MAXW; k++) {
+        unsigned char c3 = (unsigned char)lab[j + 3];
+        if (c3 < 'a' || c3 > 'z')
+            continue;
+        unsigned i4 = ((c0 - 'a') * 26 + (c1 - 'a')) * 26 * 26 + (c2 - 'a') * 26 + (c3 - 'a');
+        unsigned f4 = (m->first4[i4 >> 2] >> (2 * (i4 & 3))) & 3;
+        if (f4 & 1) {
+            long v = best[j] + 4 * 64 - 1;
+            if (v > best[j + 4])
+                best[j + 4] = v;
+            if (longest < 4)
+                longest = 4;
+        }
+        if (!(f4 & 2))
+            continue;
+        /* a longer word may start here: walk the trie (its top levels stay
+         * in cache) */
+        uint64_t v = trie_child(m, trie_child(m, trie_child(m, trie_child(m, m->trie[0],
+                                c0 - 'a'), c1 - 'a'), c2 - 'a'), c3 - 'a');
+        for (size_t k = j + 4; k < n && k - j < MAXW; k++) {
             unsigned char c = (unsigned char)lab[k];
             if (c < 'a' || c > 'z')
                 break;
-            h = (h ^ c) * FNV_PRIME;
-            int r = pfx_find(m, h);
-            if (!r)
+            v = trie_child(m, v, c - 'a');
+            if (!v)
                 break;
             size_t ln = k + 1 - j;
-            if (ln >= MINW && r == 2) {
-                long v = best[j] + (long)ln * 64 - 1;
-                if (v > best[k + 1])
-                    best[k + 1] = v;
+            if (v >> 26 & 1) {
+                long val = best[j] + (long)ln * 64 - 1;
+                if (val > best[k + 1])
+                    best[k + 1] = val;
                 if (ln > longest)
                     longest = (unsigned)ln;
             }
@@ -667,28 +963,131 @@ dga_features(const struct dga_model *m, const char *lab, size_t n, double *f)
     f[19] = tsum + (dn + 1) * lognsym;
 }
 
-double
-dga_score_label(const struct dga_model *m, const char *lab, size_t n)
+/* acc[0..H) = the sum of the rows' embedding values: in int16 lanes (SSE2
+ * adds 8 at a time) over chunks of at most EMB_CHUNK rows, which cannot
+ * overflow (EMB_CHUNK * 127 < 32768), then into int32. Inlined with a
+ * constant H for the usual shapes. */
+#define EMB_CHUNK 256
+static inline __attribute__((always_inline)) void
+emb_sum(int32_t *restrict acc, const int8_t *restrict emb, const uint32_t *rows, unsigned nr,
+        unsigned H)
 {
-    double f[DGA_NFEAT];
+    for (unsigned c = 0; c < H; c++)
+        acc[c] = 0;
+    for (unsigned g0 = 0; g0 < nr; g0 += EMB_CHUNK) {
+        unsigned g1 = nr - g0 > EMB_CHUNK ? g0 + EMB_CHUNK : nr;
+        int16_t a16[DGA_NN_MAXH];
+        for (unsigned c = 0; c < H; c++)
+            a16[c] = 0;
+        for (unsigned g = g0; g < g1; g++) {
+            const int8_t *restrict row = emb + (size_t)rows[g] * H;
+#pragma GCC unroll 16
+            for (unsigned c = 0; c < H; c++)
+                a16[c] = (int16_t)(a16[c] + row[c]);
+        }
+        for (unsigned c = 0; c < H; c++)
+            acc[c] += a16[c];
+    }
+}
+
+/* The hidden layer (the features' standardisation folded into wfs and b1s),
+ * ReLU and the output's logit; a unit at or below 0 adds an exact +0.
+ * Inlined with a constant H, which gcc -O2 vectorises. */
+static inline __attribute__((always_inline)) double
+dense(const struct dga_model *m, const int32_t *acc, const double *f, unsigned H)
+{
+    double hid[DGA_NN_MAXH];
+    for (unsigned c = 0; c < H; c++)
+        hid[c] = acc[c] * m->scale[c] + m->b1s[c];
+    for (int i = 0; i < DGA_NFEAT; i++) {
+        const double fi = f[i];
+        const double *restrict w = m->wfs[i];
+#pragma GCC unroll 16
+        for (unsigned c = 0; c < H; c++)
+            hid[c] += fi * w[c];
+    }
+    double z = m->b3;
+    for (unsigned c = 0; c < H; c++)
+        z += (hid[c] > 0 ? hid[c] : 0.0) * m->w3[c];
+    return z;
+}
+
+double
+dga_score_label(const struct dga_model *m, const char *lab, size_t n, const char *suffix)
+{
     if (!n)
         return -1.0;
+    if (n > DGA_MAX_LABEL)
+        n = DGA_MAX_LABEL;
+    /* the embedding rows of the n-grams of "^label$" and of "." suffix,
+     * each prefetched as soon as it is known (the features are computed
+     * while they arrive) ... */
+    const unsigned H = m->hidden;
+    uint32_t rows[(DGA_MAX_LABEL + 2) * 8 + 1];
+    unsigned nr = 0;
+    unsigned char s[DGA_MAX_LABEL + 2];
+    s[0] = '^';
+    memcpy(s + 1, lab, n);
+    s[n + 1] = '$';
+    size_t ns = n + 2;
+    for (size_t i = 0; i < ns; i++) {
+        uint64_t h = FNV_OFF;
+        size_t e = i + m->maxgram < ns ? i + m->maxgram : ns;
+        for (size_t j = i; j < e; j++) {
+            h = (h ^ s[j]) * FNV_PRIME;
+            uint32_t r = (uint32_t)((h ^ (h >> 29)) & m->mask);
+            __builtin_prefetch(m->emb + (size_t)r * H);
+            rows[nr++] = r;
+        }
+    }
+    uint64_t h = (FNV_OFF ^ '.') * FNV_PRIME;
+    for (const char *p = suffix ? suffix : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * FNV_PRIME;
+    rows[nr++] = (uint32_t)((h ^ (h >> 29)) & m->mask);
+    __builtin_prefetch(m->emb + (size_t)rows[nr - 1] * H);
+    double f[DGA_NFEAT];
     dga_features(m, lab, n, f);
-    double z = m->bias;
-    for (int i = 0; i < DGA_NFEAT; i++)
-        z += m->w[i] * (f[i] - m->mean[i]) / m->sd[i];
+    /* ... summed exactly in integers ... */
+    int32_t acc[DGA_NN_MAXH];
+    if (H == 32)
+        emb_sum(acc, m->emb, rows, nr, 32);
+    else if (H == 16)
+        emb_sum(acc, m->emb, rows, nr, 16);
+    else
+        emb_sum(acc, m->emb, rows, nr, H);
+    /* ... then the hidden layer and the output */
+    double z;
+    if (H == 32)
+        z = dense(m, acc, f, 32);
+    else if (H == 16)
+        z = dense(m, acc, f, 16);
+    else
+        z = dense(m, acc, f, H);
     if (z >= 0)
         return 1.0 / (1.0 + exp(-z));
-    double e = exp(z);
-    return e / (1.0 + e);
+    double ez = exp(z);
+    return ez / (1.0 + ez);
 }
 
 double
 dga_score(const struct dga_model *m, const char *name)
 {
-    char lab[DGA_MAX_LABEL + 1];
-    size_t n = dga_label(name, lab, sizeof(lab));
-    return n ? dga_score_label(m, lab, n) : -1.0;
+    size_t off, end, len = split_name(name, &off, &end);
+    if (!len)
+        return -1.0;
+    char lab[DGA_MAX_LABEL + 1], suf[256];
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[off + i];
+        lab[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    lab[len] = '\0';
+    size_t sl = end - (off + len + 1);
+    for (size_t i = 0; i < sl; i++) {
+        unsigned char c = (unsigned char)name[off + len + 1 + i];
+        suf[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    suf[sl] = '\0';
+    return dga_score_label(m, lab, len, suf);
 }
 
 int

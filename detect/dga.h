@@ -23,13 +23,31 @@
  *   label against uniformly random characters).
  * The entropy is computed as log2 n - sum(c log2 c) / n over the character
  * counts c (a table of c log2 c, no log2 call per character).
- * The score is a logistic regression over the standardised features:
- * 1 / (1 + exp(-(bias + sum w_i (x_i - mean_i) / sd_i))), in [0, 1].
  *
- * Model file (text, written by scripts/train-dga, about 1 MB): lines
- *   mgdga 1                         format version (first non-comment line)
- *   smoothing K | rare N | bias B | threshold T
- *   feature NAME MEAN SD WEIGHT     DGA_NFEAT lines, in the order above
+ * The score is a small neural network over those features and the name's
+ * character n-grams:
+ *   n-grams: every substring of 1..MAXGRAM characters of "^label$", and one
+ *     token for the public suffix, "." + suffix ("com", "co.uk", "ddns.net");
+ *     each hashed to a row of the embedding: FNV-1a 64 of its bytes, h,
+ *     row = (h ^ (h >> 29)) mod 2^BITS (an n-gram occurring twice counts twice)
+ *   acc[j]  = sum over the n-grams of E[row][j]        (int8 values, exact)
+ *   h[j]    = acc[j] * scale[j] + b1[j] + sum_i x_i * wf[i][j],
+ *             x_i = (feature_i - mean_i) / sd_i
+ *   z       = b3 + sum_j max(h[j], 0) * w3[j];  score = 1 / (1 + exp(-z))
+ * (BITS 16, HIDDEN 32, MAXGRAM 4 as shipped: 2 MB of embedding in memory.)
+ *
+ * Model file (text, written by scripts/train-dga, about 7 MB): lines
+ *   mgdga 2                         format version (first non-comment line)
+ *   smoothing K | rare N | threshold T
+ *   feature NAME MEAN SD            DGA_NFEAT lines, in the order above
+ *   nn BITS HIDDEN MAXGRAM          the network's shape (8..22, 16..DGA_NN_MAXH
+ *                                   in steps of 16,
+ *                                   1..8); before any nn_* and e line
+ *   nn_scale S1..SH | nn_b1 B1..BH | nn_w3 W1..WH | nn_b3 B
+ *   nn_wf NAME W1..WH               DGA_NFEAT lines, feature order
+ *   e ROW BASE64                    embedding row ROW: HIDDEN signed bytes
+ *                                   (two's complement) in base64; rows not
+ *                                   given are zero
  *   bi XY COUNT | tri XYZ COUNT     benign n-gram counts; alphabet a-z 0-9 -
  *                                   with ^ (begin) and $ (end)
  *   w WORD                          the dictionary (lower-case a-z, 3..15)
@@ -39,11 +57,22 @@
  *                                   line and the feature, when one differs
  *                                   by more than 1e-9 (relative): trainer and
  *                                   sensor out of step
+ *   sref NAME SCORE                 the trainer's score of NAME (up to 32):
+ *                                   refused when this code's differs by more
+ *                                   than 1e-9 (hashing, suffix, network)
+ *   crc32 HEX                       CRC-32 (zlib's) of every byte before this
+ *                                   line; a damaged or hand-edited file is
+ *                                   refused
  *   end                             required: a cut file is refused
  * '#' lines and blank lines are ignored. Errors name "path:line: reason".
  *
- * Cost: no allocation per name; one pass over the label plus a dictionary
- * walk (one hash probe per step) from each position: well under 1 us a name.
+ * Cost: no allocation per name; one pass over the label; a dictionary walk
+ * from each position (3- and 4-letter prefix tables of 17 + 114 KB reject
+ * most positions, longer words walk a depth-first trie of 1.2 MB); about
+ * 4 (len + 2) embedding rows, prefetched as their hashes are known and
+ * summed in int16 lanes (exact: chunks of at most 256 rows of |value| <= 127);
+ * a 20 x HIDDEN dense layer with the standardisation folded in at load:
+ * about 0.9 us a name as shipped (scripts/eval-dga measures it).
  * A loaded model is immutable: any number of threads may score with it. */
 #ifndef MG_DGA_H
 #define MG_DGA_H
@@ -52,6 +81,7 @@
 
 #define DGA_NFEAT     20
 #define DGA_MAX_LABEL 63
+#define DGA_NN_MAXH   256       /* most hidden units a model may have */
 
 struct dga_model;
 
@@ -77,8 +107,10 @@ size_t dga_registrable(const char *name, char *out, size_t n);
 /* Features of a label (lower-case, 1..DGA_MAX_LABEL bytes) into f[DGA_NFEAT]. */
 void dga_features(const struct dga_model *m, const char *label, size_t len, double *f);
 
-/* Score of a label / of a whole name; -1 when the name is not scored. */
-double dga_score_label(const struct dga_model *m, const char *label, size_t len);
+/* Score of a label (lower-case) with its public suffix (lower-case, "com",
+ * "co.uk"; NULL counts as "") / of a whole name; -1 when not scored. */
+double dga_score_label(const struct dga_model *m, const char *label, size_t len,
+                       const char *suffix);
 double dga_score(const struct dga_model *m, const char *name);
 
 /* Where the model is: detect.dga.model 'model' relative to the configuration

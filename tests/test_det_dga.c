@@ -3,6 +3,7 @@
  * the shipped model is ../detect/dga-model.txt. */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,26 @@ static void test_features(void)
     CU_ASSERT(g[13] <= f[13]);
 }
 
+/* The dictionary walk (first3/first4 tables, then the trie) against the
+ * trainer's values (scripts/train-dga features() on the shipped model):
+ * 3- and 4-letter words, a word longer than MAXW and a digit break. */
+static void test_dict_walk(void)
+{
+    static const struct { const char *lab; double cov, words, longest; } c[] = {
+        { "catdogelephant", 1.0, 3, 8 },
+        { "qqbookqq", 0.5, 1, 4 },
+        { "xxcounterrevolutionaryxx", 20.0 / 24, 2, 13 },
+        { "zzzz9understandings", 14.0 / 19, 1, 14 },
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        double f[DGA_NFEAT];
+        dga_features(model, c[i].lab, strlen(c[i].lab), f);
+        CU_ASSERT_DOUBLE_EQUAL(f[14], c[i].cov, 1e-12);
+        CU_ASSERT_DOUBLE_EQUAL(f[15], c[i].words, 1e-12);
+        CU_ASSERT_DOUBLE_EQUAL(f[16], c[i].longest, 1e-12);
+    }
+}
+
 static void test_scores(void)
 {
     static const char *const benign[] = {
@@ -174,34 +195,58 @@ static void test_model_errors(void)
     write_file(p, "# comment\nhello 1\n");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, "mg_test_dga_model.txt:2:") != NULL);
-    write_file(p, "mgdga 1\nsmoothing 0.5\nbias x\n");
+    write_file(p, "mgdga 1\nsmoothing 0.5\n");        /* the logistic-regression format */
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
-    CU_ASSERT(strstr(e, ":3: malformed 'bias'") != NULL);
-    write_file(p, "mgdga 1\nfeature entropy 1 1 1\n");
+    CU_ASSERT(strstr(e, ":1: not a mirrorguard DGA model of this sensor") != NULL);
+    write_file(p, "mgdga 2\nsmoothing 0.5\nthreshold x\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":3: malformed 'threshold'") != NULL);
+    write_file(p, "mgdga 2\nfeature entropy 1 1\n");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, ":2: feature 'entropy': expected 'len'") != NULL);
-    write_file(p, "mgdga 1\nbi a% 3\n");
+    write_file(p, "mgdga 2\nbi a% 3\n");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, ":2: malformed 'bi'") != NULL);
-    write_file(p, "mgdga 1\nw Apple\n");
+    write_file(p, "mgdga 2\nw Apple\n");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, ":2: dictionary word") != NULL);
-    write_file(p, "mgdga 1\nfrobnicate 2\n");
+    write_file(p, "mgdga 2\nfrobnicate 2\n");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, ":2: unknown key 'frobnicate'") != NULL);
-    write_file(p, "mgdga 1\nsmoothing 0.5\n");         /* cut: no end */
+    write_file(p, "mgdga 2\nsmoothing 0.5\n");         /* cut: no end */
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, "no 'end' line") != NULL);
-    write_file(p, "mgdga 1\nsmoothing 0.5\nend\n");
+    write_file(p, "mgdga 2\nsmoothing 0.5\nend\n");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, "incomplete model") != NULL);
     write_file(p, "");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, "empty model file") != NULL);
-    write_file(p, "mgdga 1\nref google 1 2 3\n");     /* a ref line needs every feature */
+    write_file(p, "mgdga 2\nref google 1 2 3\n");     /* a ref line needs every feature */
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, ":2: malformed 'ref'") != NULL);
-    write_file(p, "mgdga 1\nref Go.ogle 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n");
+    write_file(p, "mgdga 2\ne 1 AAAA\n");            /* embedding before its shape */
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: 'e' before the 'nn' line") != NULL);
+    write_file(p, "mgdga 2\nnn 16 20 4\n");          /* hidden not a multiple of 16 */
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: nn 16 20 4: expected") != NULL);
+    write_file(p, "mgdga 2\nnn 8 16 4\ne 256 AAAAAAAAAAAAAAAAAAAAAA==\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":3: embedding row 256: the model has 256 rows") != NULL);
+    write_file(p, "mgdga 2\nnn 8 16 4\ne 3 AAAAAAAAAAAAAAAAAAAA\n");     /* 15 bytes */
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":3: embedding row 3: expected 16 bytes") != NULL);
+    write_file(p, "mgdga 2\nnn 8 16 4\ne 3 AAAAAAAAAAAAAAAAAA*AAA==\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":3: embedding row 3: expected 16 bytes") != NULL);
+    write_file(p, "mgdga 2\nnn 8 16 4\ne 3 AAAAAAAAAAAAAAAAAAAAAA==\ne 3 AAAAAAAAAAAAAAAAAAAAAA==\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":4: embedding row 3 given twice") != NULL);
+    write_file(p, "mgdga 2\nsmoothing 0.5\ncrc32 00000000\nrare 3\nend\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":3: checksum mismatch") != NULL);
+    write_file(p, "mgdga 2\nref Go.ogle 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n");
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, ":2: malformed 'ref'") != NULL);
     remove(p);
@@ -212,6 +257,95 @@ static void test_model_errors(void)
     stop();
 }
 
+static uint32_t crc32_of(uint32_t crc, const char *p, size_t n)
+{
+    crc = ~crc;
+    while (n--) {
+        crc ^= (unsigned char)*p++;
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? 0xedb88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return ~crc;
+}
+
+/* Copy the shipped model to out, changing the first line that starts with
+ * 'key ' to repl (when not NULL) and writing a 'crc32' line that matches
+ * (fix_crc) or the file's own. Returns the changed line's number. */
+static unsigned copy_model(const char *out_path, const char *key, const char *repl, int fix_crc)
+{
+    FILE *in = fopen(MODEL, "r"), *out = fopen(out_path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    static char line[16384];
+    unsigned lineno = 0, changed = 0;
+    uint32_t crc = 0;
+    while (fgets(line, sizeof(line), in)) {
+        lineno++;
+        if (!strncmp(line, "crc32 ", 6)) {
+            if (fix_crc)
+                fprintf(out, "crc32 %08x\n", (unsigned)crc);
+            else
+                fputs(line, out);
+            continue;
+        }
+        if (!changed && repl && !strncmp(line, key, strlen(key))) {
+            changed = lineno;
+            snprintf(line, sizeof(line), "%s\n", repl);
+        }
+        crc = crc32_of(crc, line, strlen(line));
+        fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    return changed;
+}
+
+/* The model file carries a CRC-32 of its content; a changed byte is
+ * refused with the line of the 'crc32' line. And 'sref' lines (the
+ * trainer's scores of a few names): the loader scores them again. */
+static void test_crc_sref(void)
+{
+    char e[512];
+    const char *p = "/tmp/mg_test_dga_crc.txt";
+    /* an unchanged copy loads, with the same scores */
+    copy_model(p, "x", NULL, 1);
+    struct dga_model *m2 = dga_model_load(p, e, sizeof(e));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m2);
+    CU_ASSERT_DOUBLE_EQUAL(dga_score(m2, "xjkqpzlvmwrtb.cc"), dga_score(model, "xjkqpzlvmwrtb.cc"), 0);
+    dga_model_free(m2);
+    /* a changed threshold without a new checksum: refused */
+    copy_model(p, "threshold ", "threshold 0.5", 0);
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, "mg_test_dga_crc.txt:") != NULL && strstr(e, "checksum mismatch") != NULL);
+    /* a wrong sref score with a matching checksum: refused at its line */
+    unsigned ln = copy_model(p, "sref google.com ", "sref google.com 0.5", 1);
+    CU_ASSERT(ln > 0);
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    char want[80];
+    snprintf(want, sizeof(want), "mg_test_dga_crc.txt:%u: score of 'google.com'", ln);
+    if (!strstr(e, want))
+        fprintf(stderr, "\n%s\n", e);
+    CU_ASSERT(strstr(e, want) != NULL);
+    /* the network changed (and the checksum redone): the sref scores catch it */
+    copy_model(p, "nn_b3 ", "nn_b3 0.25", 1);
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, "score of 'google.com'") != NULL && strstr(e, "out of step") != NULL);
+    remove(p);
+}
+
+/* The suffix is an input of the network: the same label scores differently
+ * under another suffix, and a label's score does not depend on the host
+ * labels left of it. */
+static void test_suffix_token(void)
+{
+    double a = dga_score(model, "xjkqpzlvmwrtb.com"), b = dga_score(model, "xjkqpzlvmwrtb.cc");
+    CU_ASSERT(a >= 0 && b >= 0 && a != b);
+    CU_ASSERT_DOUBLE_EQUAL(dga_score(model, "a.b.xjkqpzlvmwrtb.cc"), b, 0);
+    CU_ASSERT_DOUBLE_EQUAL(dga_score(model, "www.bbc.co.uk"), dga_score(model, "bbc.co.uk"), 0);
+    CU_ASSERT_DOUBLE_EQUAL(dga_score_label(model, "bbc", 3, "co.uk"), dga_score(model, "BBC.CO.UK"), 0);
+    CU_ASSERT(dga_score_label(model, "bbc", 3, "com") != dga_score_label(model, "bbc", 3, "co.uk"));
+}
+
 /* The trainer writes its own features of a few labels into the model ('ref'
  * lines); the loader computes them again and refuses a model that disagrees:
  * the C features equal the Python reference on those names. */
@@ -220,31 +354,26 @@ static void test_ref_features(void)
     FILE *in = fopen(MODEL, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(in);
     const char *p = "/tmp/mg_test_dga_ref.txt";
-    FILE *out = fopen(p, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-    char line[2048];
-    unsigned lineno = 0, nref = 0, bad_line = 0;
+    static char line[16384];
+    unsigned nref = 0;
+    char repl[2048] = "";
     while (fgets(line, sizeof(line), in)) {
-        lineno++;
-        if (!strncmp(line, "ref ", 4)) {
-            nref++;
-            /* the first ref line: its label, then "len": one more */
-            if (nref == 1) {
-                char lab[80];
-                double len;
-                CU_ASSERT_EQUAL_FATAL(sscanf(line, "ref %79s %lf", lab, &len), 2);
-                CU_ASSERT_DOUBLE_EQUAL(len, (double)strlen(lab), 1e-12);
-                const char *rest = strchr(line + 4 + strlen(lab) + 1, ' ');
-                CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
-                fprintf(out, "ref %s %.17g%s", lab, len + 1, rest);
-                bad_line = lineno;
-                continue;
-            }
+        if (strncmp(line, "ref ", 4))
+            continue;
+        /* the first ref line: its label, then "len": one more */
+        if (++nref == 1) {
+            char lab[80];
+            double len;
+            CU_ASSERT_EQUAL_FATAL(sscanf(line, "ref %79s %lf", lab, &len), 2);
+            CU_ASSERT_DOUBLE_EQUAL(len, (double)strlen(lab), 1e-12);
+            const char *rest = strchr(line + 4 + strlen(lab) + 1, ' ');
+            CU_ASSERT_PTR_NOT_NULL_FATAL(rest);
+            snprintf(repl, sizeof(repl), "ref %s %.17g%s", lab, len + 1, rest);
+            repl[strcspn(repl, "\n")] = '\0';
         }
-        fputs(line, out);
     }
     fclose(in);
-    fclose(out);
+    unsigned bad_line = copy_model(p, "ref ", repl, 1);
     CU_ASSERT(nref >= 10);
     char e[512], want[64];
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
@@ -475,9 +604,12 @@ int test_det_dga_register(void)
         return -1;
     if (!CU_add_test(s, "registrable label", test_label) ||
         !CU_add_test(s, "features", test_features) ||
+        !CU_add_test(s, "dictionary walk", test_dict_walk) ||
         !CU_add_test(s, "scores of DGA and benign names", test_scores) ||
         !CU_add_test(s, "model load errors name file:line", test_model_errors) ||
         !CU_add_test(s, "C features equal the trainer's (ref lines)", test_ref_features) ||
+        !CU_add_test(s, "checksum and trainer's scores (sref lines)", test_crc_sref) ||
+        !CU_add_test(s, "the suffix token", test_suffix_token) ||
         !CU_add_test(s, "NXDOMAIN burst per client", test_burst) ||
         !CU_add_test(s, "whitelist", test_whitelist) ||
         !CU_add_test(s, "threat lists of category dga", test_threat_list_dga) ||
