@@ -410,7 +410,7 @@ dga_dns(void *state, const struct dns_rec *d)
     if (fresh) {
         slot = oldest;
         e->name_hash[slot] = h;
-        snprintf(e->sample[e->sample_i], SAMPLE_LEN, "%s", reg);
+        snprintf(e->sample[e->sample_i], SAMPLE_LEN, "%.*s", SAMPLE_LEN - 1, reg);
         e->sample_i = (e->sample_i + 1) % NSAMPLE;
     }
     e->name_ns[slot] = now;
