@@ -238,19 +238,21 @@ conn_decided(struct worker *w, const struct dec_pkt *p, const struct flow_hit *h
 
 /* ICMP destination unreachable (RFC 792) / ICMPv6 (RFC 4443 3.1) quotes
  * the refused packet: its flow's attempt failed. Decoded without tunnels. */
+static int
+decode_quote(const struct dec_pkt *p, struct dec_pkt *q)
+{
+    static const struct dec_cfg plain = { .max_depth = 1 };    /* no tunnel ports */
+    memset(q, 0, sizeof(*q));
+    return p->payload_len && dec_ip(&plain, p->payload, p->payload_len, q) == DEC_OK &&
+           q->family == p->family;
+}
+
 static void
 icmp_unreachable(struct worker *w, const struct dec_pkt *p, uint64_t ts)
 {
-    static struct dec_cfg plain;    /* no tunnel ports: a quote is never unwrapped */
     struct dec_pkt q;
     struct conn_event ev;
-    if (!p->payload_len)
-        return;
-    if (!plain.max_depth)
-        plain.max_depth = 1;
-    memset(&q, 0, sizeof(q));
-    enum dec_status st = dec_ip(&plain, p->payload, p->payload_len, &q);
-    if (st != DEC_OK || q.family != p->family)
+    if (!decode_quote(p, &q))
         return;
     q.vlan = p->vlan;
     if (w->n_share > 1 && dispatch_of_pkt(&q) % w->n_share != w->id)
@@ -666,14 +668,10 @@ fwd_owner(struct worker *w, const struct cap_pkt *b)
     struct dec_pkt p;
     if (!dec_has_flow(dec_packet(w->dec, b->linktype, b->data, b->caplen, &p)))
         return w->id;
+    struct dec_pkt q;
     if (((p.proto == 1 && p.icmp_type == 3) || (p.proto == 58 && p.icmp_type == 1)) &&
-        p.payload_len) {
-        static struct dec_cfg plain = { .max_depth = 1 };
-        struct dec_pkt q;
-        memset(&q, 0, sizeof(q));
-        if (dec_ip(&plain, p.payload, p.payload_len, &q) == DEC_OK && q.family == p.family)
-            return dispatch_of_pkt(&q) % w->n_fwd;
-    }
+        decode_quote(&p, &q))
+        return dispatch_of_pkt(&q) % w->n_fwd;
     return dispatch_of_pkt(&p) % w->n_fwd;
 }
 
