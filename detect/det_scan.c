@@ -37,7 +37,9 @@
  * failures in a row (4^4 = 256 >= 99) decide. Success = CONN_SUCCESS (SYN-ACK, any
  * UDP/ICMP reply); failure = CONN_REJECTED (RST to the SYN, ICMP unreachable) or a
  * flow record with outcome 0 and no responder packet (TCP only when the initiator
- * sent nothing but SYNs, so a one-way mirror or a mid-stream pickup is no failure),
+ * sent nothing but SYNs, so a one-way mirror or a mid-stream pickup is no failure;
+ * not a record cut off by the end of the capture or a shutdown, whose answer may
+ * simply not have come yet),
  * and a first TCP record whose initiator sent neither SYN, ACK nor RST (FIN, NULL,
  * Xmas stealth probes), answered or not.
  * Plus distinct-target counts in a window (detect.scan.window) for slow scans; a
@@ -612,6 +614,8 @@ scan_flow(void *state, const struct flow_rec *f)
     if (f->outcome == CONN_NONE) {
         if (f->dir[1].pkts)
             return;                 /* answered without an attempt seen */
+        if (f->reason == FLOW_END_FLUSH)
+            return;                 /* cut off by the end of the capture: not known to fail */
         if (f->proto == 6 && (d0->tcp_flags & (VPC_TCP_SYN | VPC_TCP_ACK | VPC_TCP_RST |
                                                 VPC_TCP_FIN)) != VPC_TCP_SYN)
             return;                 /* not a bare connection attempt */

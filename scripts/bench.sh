@@ -5,8 +5,8 @@
 #   scripts/bench.sh [PACKETS] [RUNS]      (defaults: 5000000, 5)
 #
 # Generates (once, deterministic from a seed) a capture of PACKETS
-# VXLAN-wrapped packets with IMIX sizes, ~40,000 concurrent flows and ~2% DNS
-# (queries and their answers) in build/bench/, then replays it with every
+# VXLAN-wrapped packets with IMIX sizes, ~40,000 concurrent flows, ~2% DNS
+# (queries and their answers) and four attack scenarios in build/bench/, then replays it with every
 # detector on and flow and DNS records written (to /dev/null, so the disk is
 # not measured), with 1 and with 2 workers, and prints packets/s, Gbit/s,
 # ns/packet (wall, and CPU per worker), new flows/s, peak memory and bytes
@@ -21,13 +21,17 @@ N=${1:-5000000}
 RUNS=${2:-5}
 MG=${MG:-build/mirrorguard}
 dir=build/bench
-# v2: DNS answers match their queries (generator changed; older files differ)
-pcap=$dir/bench-v2-$N.pcap
+# v3: DNS answers match their queries, and four of the project's attack
+# scenarios are spread through it (a scan, SSH brute force, a DNS tunnel,
+# Stratum mining), so the detectors have something to find
+ATTACKS=pcaps/syn-scan/input.pcap,pcaps/ssh-brute-in/input.pcap,pcaps/dns-tunnel/input.pcap,pcaps/stratum/input.pcap
+pcap=$dir/bench-v3-$N.pcap
 mkdir -p "$dir"
 [ -x "$MG" ] || make -s all
 if [ ! -f "$pcap" ]; then
     echo "generating $pcap ($N packets) ..."
-    python3 scripts/gen-traffic.py --seed 7 --profile bench --packets "$N" --out "$pcap"
+    python3 scripts/gen-traffic.py --seed 7 --profile bench --packets "$N" --attacks "$ATTACKS" \
+        --out "$pcap"
 fi
 bytes=$(stat -c %s "$pcap")
 cat "$pcap" >/dev/null                       # warm the page cache
@@ -77,8 +81,8 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 f = d["flows"]
 print("flow table: %d flows seen, capacity %d, %.0f bytes per flow (entry + bucket); "
-      "dns: %d messages, %d paired" % (f["created"], f["capacity"], f["bytes_per_flow"],
-                                        d["dns"]["messages"], d["dns"]["paired"]))
+      "dns: %d messages, %d paired; findings: %d" % (f["created"], f["capacity"],
+      f["bytes_per_flow"], d["dns"]["messages"], d["dns"]["paired"], d["findings"]["created"]))
 PY
 
 [ "${BENCH_TOOLS:-1}" = 0 ] && exit 0

@@ -13,7 +13,8 @@ Profiles
          --no-vxlan the inner frames are written plain (each packet once).
   bench  at least --packets packets (default 5,000,000) as fast as possible:
          templates patched per packet, IMIX 7:4:1, ~40k concurrent flows,
-         ~2% DNS, VXLAN-wrapped.  Also writes FILE.truth.json.
+         ~2% DNS, VXLAN-wrapped, and the packets of any --attacks captures
+         spread through it.  Also writes FILE.truth.json.
 
 Output: classic pcap, nanosecond magic 0xa1b23c4d, little-endian (or pcapng
 with --pcapng).  Same seed => byte-identical file: all randomness comes from
@@ -632,6 +633,8 @@ def args_cmd(args):
         out.append("--pcapng")
     if args.truncation != "snaplen":
         out += ["--truncation", args.truncation]
+    if getattr(args, "attacks", ""):
+        out += ["--attacks", args.attacks]
     out += ["--out", os.path.basename(args.out)]
     return out
 
@@ -710,7 +713,25 @@ class Bench:
             msg = P.dns_response(0, name, "A", ans)
         return msg, P.csum_add(msg[2:]), i % 2
 
-    def run(self, out, count):
+    @staticmethod
+    def read_attacks(paths):
+        """The records (caplen, wirelen, frame) of classic pcap files, each
+        file's in order, the files one after the other."""
+        recs = []
+        for path in paths:
+            with open(path, "rb") as f:
+                hdr = f.read(24)
+                if len(hdr) < 24 or hdr[:4] not in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+                    raise SystemExit("gen-traffic: %s: not a little-endian classic pcap" % path)
+                while True:
+                    h = f.read(16)
+                    if len(h) < 16:
+                        break
+                    _s, _f, cl, wl = struct.unpack("<IIII", h)
+                    recs.append((cl, wl, f.read(cl)))
+        return recs
+
+    def run(self, out, count, attacks=()):
         """Write `count` records to out (after the pcap header).  The hot loop
         does no function calls besides getrandbits, pack and append: every
         checksum is a precomputed constant plus the few varying fields,
@@ -787,6 +808,10 @@ class Bench:
         ipid = 0
         dns_pkts = 0
         used = bytearray(len(seqs))
+        # Attack packets (the project's scenario captures) go in evenly, in
+        # their own order, with the bench's clock: a scan of seconds becomes
+        # one of milliseconds, which the count-based detectors still see.
+        ai, every = 0, (count // (len(attacks) + 1) if attacks else 0)
         batch = []
         app = batch.append
         getbits = r.getrandbits
@@ -849,12 +874,18 @@ class Bench:
                           ports, l4len, l4c))
             app(payload)
             n += 1
+            if every and n % every == 0 and ai < len(attacks) and n < count:
+                cl, wl, frame = attacks[ai]
+                ai += 1
+                app(rpack(sec, nsec, cl, wl))
+                app(frame)
+                n += 1
             if n % 20000 == 0:
                 out.write(b"".join(batch))
                 batch.clear()
         out.write(b"".join(batch))
         return {"packets": n, "dns_packets": dns_pkts, "flows_used": sum(used),
-                "last_ts_ns": sec * 1_000_000_000 + nsec}
+                "attack_packets": ai, "last_ts_ns": sec * 1_000_000_000 + nsec}
 
 
 def run_bench(args):
@@ -864,14 +895,16 @@ def run_bench(args):
         if args.pcapng:
             raise SystemExit("gen-traffic: --pcapng is not supported with --profile bench")
         P.PcapWriter(f)
-        info = b.run(f, args.packets)
+        attacks = Bench.read_attacks(args.attacks.split(",")) if args.attacks else []
+        info = b.run(f, args.packets, attacks)
     el = time.monotonic() - t0
     size = os.path.getsize(args.out)
     truth = {"generator": "scripts/gen-traffic.py", "command": "gen-traffic.py " +
              " ".join(args_cmd(args)), "seed": args.seed, "profile": "bench",
              "format": "pcap-ns-le", "encapsulation": "vxlan", "bytes": size,
              "imix_inner_frame_sizes": {str(s): w for s, w in IMIX},
-             "flows_configured": len(b.flows), "mirror_sessions": len(b.srcs), **info}
+             "flows_configured": len(b.flows), "mirror_sessions": len(b.srcs),
+             "attacks": args.attacks.split(",") if args.attacks else [], **info}
     with open(args.out + ".truth.json", "w") as f:
         json.dump(truth, f, indent=1, sort_keys=False)
         f.write("\n")
@@ -891,6 +924,9 @@ def main(argv=None):
     g.add_argument("--vxlan", dest="vxlan", action="store_true", default=True)
     g.add_argument("--no-vxlan", dest="vxlan", action="store_false")
     ap.add_argument("--pcapng", action="store_true", help="write pcapng instead of pcap")
+    ap.add_argument("--attacks", default="",
+                    help="bench: comma-separated classic pcap files whose packets are spread "
+                         "through the capture (e.g. the scenario captures in pcaps/)")
     ap.add_argument("--truncation", choices=("snaplen", "aws"), default="snaplen",
                     help="how PacketLength=128 truncation is written: snaplen (caplen "
                          "short, wirelen full; default) or aws (the mirror packet "
