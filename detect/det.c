@@ -1,7 +1,9 @@
 /* detect/det.c - the detector registry and dispatch; see det.h. */
 #include "det.h"
 #include "cfg.h"
+#include "finding.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The one list of detectors, in the order they run. */
@@ -95,4 +97,40 @@ det_set_fini(struct det_set *s)
     for (unsigned i = 0; i < s->n; i++)
         s->ops[i]->fini(s->state[i]);
     s->n = 0;
+}
+
+int
+det_addr_special(const struct mg_addr *a, int family)
+{
+    const uint8_t *b = a->b;
+    if (family == 4)
+        return b[0] == 10 || b[0] == 127 || b[0] == 0 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+               (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254) ||
+               (b[0] == 100 && (b[1] & 0xc0) == 64) || b[0] >= 224;
+    static const uint8_t loop[16] = { [15] = 1 }, zero[16] = { 0 };
+    if (!memcmp(b, loop, 16) || !memcmp(b, zero, 16))
+        return 1;
+    return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || b[0] == 0xff;
+}
+
+void
+det_dns_cand(struct finding_cand *fc, const struct dns_rec *d, const char *type, double severity,
+             uint64_t ts_ns)
+{
+    memset(fc, 0, sizeof(*fc));
+    snprintf(fc->type, sizeof(fc->type), "%s", type);
+    fc->severity = severity;
+    fc->ts_ns = ts_ns;
+    fc->vni = d->vni;
+    fc->action = FC_DNS_REQUEST;
+    fc->direction = FC_OUTBOUND;
+    fc->role = FC_ACTOR;
+    fc->family = d->family;
+    fc->proto = d->transport;
+    fc->local = d->client;
+    fc->remote = d->server;
+    fc->local_port = d->cport;
+    fc->remote_port = d->sport;
+    fc->count = 1;
+    snprintf(fc->domain, sizeof(fc->domain), "%s", d->qname);
 }

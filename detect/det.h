@@ -68,4 +68,15 @@ extern const struct det_ops det_baseline_ops; /* det_baseline.c: unusual ports, 
 /* Shared helper: is a in one of c's home_net CIDRs? */
 int det_in_home_net(const struct cfg *c, const struct mg_addr *a, int family);
 
+/* Shared helper: a special-use address, never a public host (private,
+ * loopback, link-local, CGNAT, multicast, broadcast, unspecified, ULA). */
+int det_addr_special(const struct mg_addr *a, int family);
+
+/* Shared helper: a DNS_REQUEST candidate of the instance that asked d (an
+ * outbound actor; the resolver is the remote, the query name the domain),
+ * count 1, at ts_ns. The caller adds what is its own (info, another domain). */
+struct finding_cand;
+void det_dns_cand(struct finding_cand *fc, const struct dns_rec *d, const char *type,
+                  double severity, uint64_t ts_ns);
+
 #endif /* MG_DET_H */

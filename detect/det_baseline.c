@@ -172,21 +172,6 @@ in_ports(const uint16_t *p, unsigned n, uint16_t port)
     return 0;
 }
 
-/* Private, loopback, link-local, CGNAT, multicast, broadcast, ULA: not public. */
-static int
-special(const struct mg_addr *a, int family)
-{
-    const uint8_t *b = a->b;
-    if (family == 4)
-        return b[0] == 10 || b[0] == 127 || b[0] == 0 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
-               (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254) ||
-               (b[0] == 100 && (b[1] & 0xc0) == 64) || b[0] >= 224;
-    static const uint8_t loop[16] = { [15] = 1 }, zero[16] = { 0 };
-    if (!memcmp(b, loop, 16) || !memcmp(b, zero, 16))
-        return 1;
-    return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || b[0] == 0xff;
-}
-
 static unsigned
 port_bit(uint16_t port)
 {
@@ -548,7 +533,7 @@ baseline_flow(void *state, const struct flow_rec *f)
     if ((f->proto != 6 && f->proto != 17) || (f->family != 4 && f->family != 6) || !d0->pkts)
         return;
     const struct cfg *c = s->cfg;
-    if (!det_in_home_net(c, &f->src, f->family) || special(&f->dst, f->family) ||
+    if (!det_in_home_net(c, &f->src, f->family) || det_addr_special(&f->dst, f->family) ||
         det_in_home_net(c, &f->dst, f->family))
         return;
     uint64_t now = f->start_ns;

@@ -299,22 +299,7 @@ host_get(struct dga_det *t, const struct mg_addr *a, uint8_t fam)
 static void
 fill_dns(struct finding_cand *fc, const struct dns_rec *d, const char *type)
 {
-    memset(fc, 0, sizeof(*fc));
-    snprintf(fc->type, sizeof(fc->type), "%s", type);
-    fc->severity = SEV;
-    fc->ts_ns = d->query_ns ? d->query_ns : d->response_ns;
-    fc->vni = d->vni;
-    fc->action = FC_DNS_REQUEST;
-    fc->direction = FC_OUTBOUND;
-    fc->role = FC_ACTOR;
-    fc->family = d->family;
-    fc->proto = d->transport;
-    fc->local = d->client;
-    fc->remote = d->server;
-    fc->local_port = d->cport;
-    fc->remote_port = d->sport;
-    fc->count = 1;
-    snprintf(fc->domain, sizeof(fc->domain), "%s", d->qname);
+    det_dns_cand(fc, d, type, SEV, d->query_ns ? d->query_ns : d->response_ns);
 }
 
 static void

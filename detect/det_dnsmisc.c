@@ -139,27 +139,10 @@ addr_hash(const struct mg_addr *a, int family)
     return h;
 }
 
-/* Special-use addresses that are never a "public" resolver. */
-static int
-special(const struct mg_addr *a, int family)
-{
-    const uint8_t *b = a->b;
-    if (family == 4)
-        return b[0] == 10 || b[0] == 127 || b[0] == 0 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
-               (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254) ||
-               (b[0] == 100 && (b[1] & 0xc0) == 64) || b[0] >= 224;
-    static const uint8_t loop[16] = { [15] = 1 }, zero[16] = { 0 };
-    if (!memcmp(b, loop, 16) || !memcmp(b, zero, 16))
-        return 1;
-    if ((b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || b[0] == 0xff)
-        return 1;
-    return 0;
-}
-
 static int
 is_public(struct dnsmisc *m, const struct mg_addr *a, int family)
 {
-    return !special(a, family) && !det_in_home_net(m->env.cfg, a, family);
+    return !det_addr_special(a, family) && !det_in_home_net(m->env.cfg, a, family);
 }
 
 static void
@@ -333,22 +316,7 @@ check_rebind(struct dnsmisc *m, const struct dns_rec *d)
         if (!hit)
             continue;
         struct finding_cand *fc = &m->fc;
-        memset(fc, 0, sizeof(*fc));
-        snprintf(fc->type, sizeof(fc->type), "%s", T_REBIND);
-        fc->severity = 8.0;
-        fc->ts_ns = d->response_ns ? d->response_ns : d->query_ns;
-        fc->vni = d->vni;
-        fc->action = FC_DNS_REQUEST;
-        fc->direction = FC_OUTBOUND;
-        fc->role = FC_ACTOR;
-        fc->family = d->family;
-        fc->proto = d->transport;
-        fc->local = d->client;
-        fc->remote = d->server;
-        fc->local_port = d->cport;
-        fc->remote_port = d->sport;
-        fc->count = 1;
-        snprintf(fc->domain, sizeof(fc->domain), "%s", d->qname);
+        det_dns_cand(fc, d, T_REBIND, 8.0, d->response_ns ? d->response_ns : d->query_ns);
         snprintf(fc->info, sizeof(fc->info), "\"answer\":\"%s\",\"answerType\":\"%s\"", an->data,
                  an->type == 1 ? "A" : "AAAA");
         m->env.emit(m->env.arg, fc);

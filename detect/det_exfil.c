@@ -268,22 +268,8 @@ report(struct exfil *x, struct xent *e, const struct dns_rec *d, uint64_t ts, co
        unsigned uniq)
 {
     struct finding_cand *fc = &x->fc;
-    memset(fc, 0, sizeof(*fc));
-    snprintf(fc->type, sizeof(fc->type), "%s", T_EXFIL);
-    fc->severity = SEV_EXFIL;
-    fc->ts_ns = ts;
-    fc->vni = d->vni;
-    fc->action = FC_DNS_REQUEST;
-    fc->direction = FC_OUTBOUND;
-    fc->role = FC_ACTOR;
-    fc->family = d->family;
-    fc->proto = d->transport;
-    fc->local = d->client;
-    fc->remote = d->server;
-    fc->local_port = d->cport;
-    fc->remote_port = d->sport;
-    fc->count = 1;
-    snprintf(fc->domain, sizeof(fc->domain), "%s", e->domain);
+    det_dns_cand(fc, d, T_EXFIL, SEV_EXFIL, ts);
+    snprintf(fc->domain, sizeof(fc->domain), "%s", e->domain);   /* the registrable domain */
     char ty[48];
     types_str(e->types, ty, sizeof(ty));
     int w = snprintf(fc->info, sizeof(fc->info),

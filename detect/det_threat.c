@@ -285,23 +285,7 @@ threat_flow(void *state, const struct flow_rec *f)
 static void
 dns_cand(struct threat *t, const struct dns_rec *d, const char *type, double sev)
 {
-    struct finding_cand *fc = &t->fc;
-    memset(fc, 0, sizeof(*fc));
-    snprintf(fc->type, sizeof(fc->type), "%s", type);
-    fc->severity = sev;
-    fc->ts_ns = d->query_ns ? d->query_ns : d->response_ns;
-    fc->vni = d->vni;
-    fc->action = FC_DNS_REQUEST;
-    fc->direction = FC_OUTBOUND;
-    fc->role = FC_ACTOR;
-    fc->family = d->family;
-    fc->proto = d->transport;
-    fc->local = d->client;
-    fc->remote = d->server;
-    fc->local_port = d->cport;
-    fc->remote_port = d->sport;
-    fc->count = 1;
-    snprintf(fc->domain, sizeof(fc->domain), "%s", d->qname);
+    det_dns_cand(&t->fc, d, type, sev, d->query_ns ? d->query_ns : d->response_ns);
 }
 
 /* Blackhole: an A/AAAA answer that is an address on a blackhole/sinkhole
