@@ -86,21 +86,24 @@ detect_record(struct pipeline *p, struct det_set *ds, const struct mg_rec *m, ui
         det_set_conn(ds, &m->u.conn);
         break;
     case REC_TICK:
+        /* Every worker ticks: in replay all at the same packets (the merge
+         * brings their copies together), live each on its own clock. Only a
+         * tick later than the last goes on: time moves forward only. */
+        if (m->ts_ns <= p->det_last_tick)
+            break;
+        p->det_last_tick = m->ts_ns;
         det_set_tick(ds, m->ts_ns);
         forward(p, kind, m, len);       /* findings age on packet time */
         break;
     }
 }
 
-/* Live: every ring in turn, up to 256 records each. Each worker ticks on
- * its own clock: only a tick later than the last one taken goes on, so the
- * detectors and the findings see time move forward only. */
+/* Live: every ring in turn, up to 256 records each. */
 static void
 detect_live(struct pipeline *p, struct det_set *ds)
 {
     unsigned ended = 0, idle = 0;
     int ended_w[MG_MAX_WORKERS] = { 0 };
-    uint64_t last_tick = 0;
 
     while (ended < p->n_workers) {
         atomic_fetch_add_explicit(&p->det_epoch, 1, memory_order_release);
@@ -115,9 +118,7 @@ detect_live(struct pipeline *p, struct det_set *ds)
                         ended_w[i] = 1;
                         ended++;
                     }
-                } else if (kind != REC_TICK || m->ts_ns > last_tick) {
-                    if (kind == REC_TICK)
-                        last_tick = m->ts_ns;
+                } else {
                     detect_record(p, ds, m, kind, len);
                 }
                 ring_release(r);
@@ -137,13 +138,12 @@ detect_live(struct pipeline *p, struct det_set *ds)
  * (each ring is in that order already). The smallest head can be taken only
  * when every worker that has not ended shows its head, since the one that
  * shows nothing yet may still send a smaller one. Every worker sends the
- * same ticks: the first of each is kept. */
+ * same ticks: detect_record() keeps the first of each. */
 static void
 detect_merge(struct pipeline *p, struct det_set *ds)
 {
     unsigned n = p->n_workers, ended = 0, idle = 0, since_flush = 0;
     int ended_w[MG_MAX_WORKERS] = { 0 };
-    uint64_t last_tick = UINT64_MAX;
 
     while (ended < n) {
         atomic_fetch_add_explicit(&p->det_epoch, 1, memory_order_release);
@@ -179,11 +179,6 @@ detect_merge(struct pipeline *p, struct det_set *ds)
         if (bkind == REC_END) {
             ended_w[bi] = 1;
             ended++;
-        } else if (bkind == REC_TICK) {
-            if (best->order != last_tick) {
-                last_tick = best->order;
-                detect_record(p, ds, best, bkind, blen);
-            }
         } else {
             detect_record(p, ds, best, bkind, blen);
         }

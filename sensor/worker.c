@@ -523,13 +523,15 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         if (!w->st.first_ns || ts < w->st.first_ns)
             w->st.first_ns = ts;
         own[i] = 1;
+        int sure = 0;                   /* the glance already said it is ours */
         if (share > 1) {
             /* Another worker's packet is skipped after a glance at its
              * headers; ICMP (an error's quote may be ours) and anything
              * unusual are decoded in full first. */
             uint32_t dv;
-            if (dispatch_peek(w->dec, b[i].linktype, b[i].data, b[i].caplen, &dv) == DISPATCH_SURE &&
-                dv % share != w->id) {
+            sure = dispatch_peek(w->dec, b[i].linktype, b[i].data, b[i].caplen, &dv) ==
+                   DISPATCH_SURE;
+            if (sure && dv % share != w->id) {
                 ok[i] = own[i] = 0;
                 continue;
             }
@@ -538,7 +540,7 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         ok[i] = (uint8_t)dec_has_flow(st);
         if (ok[i]) {
             h[i] = flow_hash(&p[i], seed);
-            if (share > 1 && dispatch_of_pkt(&p[i]) % share != w->id)
+            if (share > 1 && !sure && dispatch_of_pkt(&p[i]) % share != w->id)
                 own[i] = 0;
         } else if (share > 1 && w->id != 0) {
             own[i] = 0;                 /* no flow: counted by worker 0 */
