@@ -142,13 +142,14 @@ SETS=(--set 'outputs.flow_fields=[srcaddr,dstaddr,srcport,dstport,protocol,packe
     fail "configuration refused: $(head -3 "$W/cfg.err")"
 
 # ---- helpers
-# start_mg TAG [ARGS...]: mirrorguard run in the namespace, stats every second on stderr
+# start_mg TAG [ARGS...]: mirrorguard run in the namespace, stats every second on
+# stderr (configuration $CFG, or $MGCFG when set)
 start_mg() {
     local tag=$1
     shift
     # Not through inns(): a function in the background is a subshell, and the
     # signals must reach mirrorguard itself ('ip netns exec' execs it).
-    ip netns exec "$NS" "$MG" run -c "$CFG" "${SETS[@]}" --set outputs.stats_interval=1 "$@" \
+    ip netns exec "$NS" "$MG" run -c "${MGCFG:-$CFG}" "${SETS[@]}" --set outputs.stats_interval=1 "$@" \
         --flows-out "$W/$tag.flows" --dns-out "$W/$tag.dns" --stats-json "$W/$tag.stats.json" \
         </dev/null >"$W/$tag.out" 2>"$W/$tag.err" &
     MGPID=$!
@@ -167,9 +168,10 @@ start_mg() {
     fail "$tag: mirrorguard did not start capturing on $IF_CAP (exit $rc)"
 }
 
-# send ARGS...: tcpreplay from the other end of the pair, every packet sent
+# send ARGS...: tcpreplay of $PCAP (or $SEND_PCAP when set) from the other end
+# of the pair, every packet sent
 send() {
-    inns tcpreplay -q -i "$IF_TX" --pps 2000 "$@" "$PCAP" >"$W/tcpreplay.out" 2>&1 || {
+    inns tcpreplay -q -i "$IF_TX" --pps 2000 "$@" "${SEND_PCAP:-$PCAP}" >"$W/tcpreplay.out" 2>&1 || {
         sed 's/^/     /' "$W/tcpreplay.out" | head -20
         fail "tcpreplay failed"
     }
@@ -303,13 +305,8 @@ EOF
 SCAN=pcaps/udp-scan
 if [ -f "$SCAN/input.pcap" ]; then
     { cat "$SCAN/sensor.yaml"; sed -n '/^capture:/,$p' "$CFG"; } >"$W/scan.yaml"
-    ip netns exec "$NS" "$MG" run -c "$W/scan.yaml" --workers 2 --set outputs.stats_interval=1 \
-        --findings-out "$W/scan.findings" --flows-out /dev/null --stats-json "$W/scan.stats.json" \
-        </dev/null >"$W/scan.out" 2>"$W/scan.err" &
-    MGPID=$!
-    for _ in $(seq 100); do grep -q "capturing on" "$W/scan.err" 2>/dev/null && break; sleep 0.05; done
-    inns tcpreplay -q -i "$IF_TX" --pps 2000 "$SCAN/input.pcap" >"$W/tcpreplay.out" 2>&1 ||
-        fail "tcpreplay of $SCAN failed"
+    MGCFG="$W/scan.yaml" start_mg scan --workers 2 --findings-out "$W/scan.findings"
+    SEND_PCAP="$SCAN/input.pcap" send
     sleep 1
     stop_mg scan TERM
     [ "$RC" = 0 ] || fail "udp scan, 2 workers: exit $RC"
