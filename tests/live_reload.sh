@@ -79,32 +79,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- can this machine do it at all?
-[ "$(id -u)" = 0 ] || skip "live reload test needs root"
-command -v ip >/dev/null 2>&1 || skip "no 'ip' command (iproute2)"
-[ -x "$MG" ] || fail "$MG: not an executable"
-command -v python3 >/dev/null 2>&1 || fail "python3 not found"
-PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-[ -x "$PY" ] || PY=python3
-command -v tcpreplay >/dev/null 2>&1 ||
-    fail "tcpreplay not installed (package tcpreplay; scripts/install-deps.sh installs it)"
+# ---- can this machine do it at all? Then the namespace and its veth pair.
+. tests/veth_lib.sh
+veth_require "live reload test"
 rm -rf "$W"
 mkdir -p "$W" || fail "cannot create $W"
-
-ip netns add "$NS" 2>"$W/netns.err" || skip "ip netns unavailable: $(head -1 "$W/netns.err")"
-inns() { ip netns exec "$NS" "$@"; }
-inns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1
-inns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
-ip -n "$NS" link add "$IF_TX" type veth peer name "$IF_CAP" 2>"$W/veth.err" ||
-    skip "cannot create a veth pair: $(head -1 "$W/veth.err")"
-for i in "$IF_TX" "$IF_CAP"; do
-    inns sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1" >/dev/null 2>&1
-    ip -n "$NS" link set "$i" mtu 9000 || fail "cannot set the MTU of $i"
-    inns ethtool -K "$i" gro off lro off >/dev/null 2>&1
-done
-for i in "$IF_TX" "$IF_CAP"; do
-    ip -n "$NS" link set "$i" up || fail "cannot bring $i up"
-done
+veth_setup
 
 # ---- the scenario, dealt into three captures and two lists
 "$PY" scripts/gen-scenario.py threat-lists --out "$W/scn" --hits 200 --seed 7 \

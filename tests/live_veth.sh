@@ -66,37 +66,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- can this machine do it at all?
-[ "$(id -u)" = 0 ] || skip "live veth test needs root"
-command -v ip >/dev/null 2>&1 || skip "no 'ip' command (iproute2)"
-[ -x "$MG" ] || fail "$MG: not an executable"
+# ---- can this machine do it at all? Then the namespace and its veth pair.
+. tests/veth_lib.sh
+veth_require "live veth test"
 [ -f "$PCAP" ] || fail "$PCAP: missing"
-command -v python3 >/dev/null 2>&1 || fail "python3 not found"
-# The interpreter itself: a version manager's shim costs ~1 s a call.
-PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-[ -x "$PY" ] || PY=python3
-command -v tcpreplay >/dev/null 2>&1 ||
-    fail "tcpreplay not installed (package tcpreplay; scripts/install-deps.sh installs it)"
 mkdir -p "$W" || fail "cannot create $W"
-
-ip netns add "$NS" 2>"$W/netns.err" || skip "ip netns unavailable: $(head -1 "$W/netns.err")"
-inns() { ip netns exec "$NS" "$@"; }
-# No IPv6 in the namespace: no link-local address, DAD, MLD or router
-# solicitations on our links (no addresses at all, so no IPv4 either).
-inns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1
-inns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
-ip -n "$NS" link add "$IF_TX" type veth peer name "$IF_CAP" 2>"$W/veth.err" ||
-    skip "cannot create a veth pair: $(head -1 "$W/veth.err")"
-for i in "$IF_TX" "$IF_CAP"; do
-    inns sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1" >/dev/null 2>&1
-    # The demo has 1572-byte frames: a large MTU so that none is refused.
-    ip -n "$NS" link set "$i" mtu 9000 || fail "cannot set the MTU of $i"
-    # Frames as they were sent: no GRO merging on the receiving end.
-    inns ethtool -K "$i" gro off lro off >/dev/null 2>&1
-done
-for i in "$IF_TX" "$IF_CAP"; do
-    ip -n "$NS" link set "$i" up || fail "cannot bring $i up"
-done
+veth_setup
 
 # Packets in the pcap (records, not bytes): read the header of each record.
 NPKT=$("$PY" - "$PCAP" <<'EOF'

@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# tests/veth_lib.sh - sourced by the live tests (live_veth.sh, live_reload.sh):
+# the checks for what they need and the network namespace with its veth pair.
+# The caller defines fail and skip, and sets MG, NS, IF_TX, IF_CAP and W.
+
+# veth_require WHAT: root, iproute2, MG, python3 (PY: the interpreter itself,
+# since a version manager's shim costs ~1 s a call) and tcpreplay; skip when
+# this machine cannot do it at all, fail when something is missing.
+veth_require() {
+    [ "$(id -u)" = 0 ] || skip "$1 needs root"
+    command -v ip >/dev/null 2>&1 || skip "no 'ip' command (iproute2)"
+    [ -x "$MG" ] || fail "$MG: not an executable"
+    command -v python3 >/dev/null 2>&1 || fail "python3 not found"
+    PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+    [ -x "$PY" ] || PY=python3
+    command -v tcpreplay >/dev/null 2>&1 ||
+        fail "tcpreplay not installed (package tcpreplay; scripts/install-deps.sh installs it)"
+}
+
+inns() { ip netns exec "$NS" "$@"; }
+
+# veth_setup: namespace NS with the pair IF_TX <-> IF_CAP, both up. Nothing
+# else lives there: no addresses, no routes, no IPv6 (so no link-local
+# address, DAD, MLD or router solicitations): the frames tcpreplay writes into
+# one end come out of the other and the kernel adds none of its own.
+veth_setup() {
+    ip netns add "$NS" 2>"$W/netns.err" || skip "ip netns unavailable: $(head -1 "$W/netns.err")"
+    inns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 >/dev/null 2>&1
+    inns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
+    ip -n "$NS" link add "$IF_TX" type veth peer name "$IF_CAP" 2>"$W/veth.err" ||
+        skip "cannot create a veth pair: $(head -1 "$W/veth.err")"
+    local i
+    for i in "$IF_TX" "$IF_CAP"; do
+        inns sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1" >/dev/null 2>&1
+        # Mirror packets are larger than 1500 bytes: a large MTU refuses none.
+        ip -n "$NS" link set "$i" mtu 9000 || fail "cannot set the MTU of $i"
+        # Frames as they were sent: no GRO merging on the receiving end.
+        inns ethtool -K "$i" gro off lro off >/dev/null 2>&1
+    done
+    for i in "$IF_TX" "$IF_CAP"; do
+        ip -n "$NS" link set "$i" up || fail "cannot bring $i up"
+    done
+}
