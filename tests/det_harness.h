@@ -1,6 +1,7 @@
 /* tests/det_harness.h - the scaffolding every detector suite shares: load a
  * configuration (the defaults plus --set style overrides), start one
- * detector whose findings are collected into got[0..n_got), stop it.
+ * detector whose findings are collected into got[0..n_got), stop it. The
+ * detector sees dh_lists as the lists in force (NULL: none).
  *
  * Include once per test file after defining DH_OPS (the detector's det_ops)
  * and DH_MAXGOT (how many candidates to keep; n_got counts them all). */
@@ -27,10 +28,12 @@ static void collect(void *arg, const struct finding_cand *fc)
     n_got++;
 }
 
-static const struct lists *no_lists(void *arg)
+static struct lists *dh_lists;
+
+static const struct lists *get_lists(void *arg)
 {
     (void)arg;
-    return NULL;
+    return dh_lists;
 }
 
 /* Load the defaults plus 'sets' overrides and start the detector. */
@@ -43,7 +46,7 @@ static int start(const char *const *sets, unsigned n)
     }
     static struct det_env env;
     env.cfg = &cfg;
-    env.lists = no_lists;
+    env.lists = get_lists;
     env.emit = collect;
     env.arg = NULL;
     n_got = 0;

@@ -18,56 +18,14 @@ void det_dga_stats(void *state, unsigned *hosts, unsigned long long *evicted);
 #define MODEL "../detect/dga-model.txt"
 #define T0 1700000000000000000ull
 #define S  1000000000ull
-#define MAXGOT 256
 #define T_B "Trojan:EC2/DGADomainRequest.B"
 #define T_C "Trojan:EC2/DGADomainRequest.C!DNS"
 
 static struct dga_model *model;
-static struct finding_cand got[MAXGOT];
-static unsigned n_got;
-static struct cfg cfg;
-static void *st;
-static char err[4096];
-static struct lists *cur_lists;
 
-static void collect(void *arg, const struct finding_cand *fc)
-{
-    (void)arg;
-    if (n_got < MAXGOT)
-        got[n_got] = *fc;
-    n_got++;
-}
-
-static const struct lists *get_lists(void *arg)
-{
-    (void)arg;
-    return cur_lists;
-}
-
-static int start(const char *const *sets, unsigned n)
-{
-    memset(&cfg, 0, sizeof(cfg));
-    if (cfg_load(&cfg, NULL, sets, n, err, sizeof(err)) != 0) {
-        fprintf(stderr, "\ncfg: %s\n", err);
-        return -1;
-    }
-    static struct det_env env;
-    env.cfg = &cfg;
-    env.lists = get_lists;
-    env.emit = collect;
-    env.arg = NULL;
-    n_got = 0;
-    st = NULL;
-    return det_dga_ops.init(&st, &env, err, sizeof(err));
-}
-
-static void stop(void)
-{
-    if (st)
-        det_dga_ops.fini(st);
-    st = NULL;
-    cfg_free(&cfg);
-}
+#define DH_OPS det_dga_ops
+#define DH_MAXGOT 256
+#include "det_harness.h"
 
 static int suite_init(void)
 {
@@ -521,8 +479,8 @@ static void test_threat_list_dga(void)
 {
     static const char list[] = "xkqzvbnw.biz\n*.dgafam.example\n";
     char w[256], e[256];
-    cur_lists = lists_load_buffer(list, sizeof(list) - 1, "txt", w, sizeof(w), e, sizeof(e));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(cur_lists);
+    dh_lists = lists_load_buffer(list, sizeof(list) - 1, "txt", w, sizeof(w), e, sizeof(e));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dh_lists);
     /* lists_load_buffer names the category "test": nothing */
     CU_ASSERT_EQUAL_FATAL(start(NULL, 0), 0);
     struct dns_rec d;
@@ -530,14 +488,14 @@ static void test_threat_list_dga(void)
     det_dga_ops.on_dns(st, &d);
     CU_ASSERT_EQUAL(n_got, 0);
     stop();
-    lists_free(cur_lists);
+    lists_free(dh_lists);
     /* a list of category dga */
     const char *p = "/tmp/mg_test_dga_list.txt";
     write_file(p, list);
     struct cfg_threat_list tl = { .name = (char *)"dga-feed", .path = (char *)p,
                                   .category = (char *)"dga", .format = (char *)"txt" };
-    cur_lists = lists_load(NULL, &tl, 1, w, sizeof(w), e, sizeof(e));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(cur_lists);
+    dh_lists = lists_load(NULL, &tl, 1, w, sizeof(w), e, sizeof(e));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dh_lists);
     CU_ASSERT_EQUAL_FATAL(start(NULL, 0), 0);
     dns_rec_make(&d, 10, "a.dgafam.example", 0, T0);
     det_dga_ops.on_dns(st, &d);
@@ -546,8 +504,8 @@ static void test_threat_list_dga(void)
     CU_ASSERT_STRING_EQUAL(got[0].list_name, "dga-feed");
     CU_ASSERT_STRING_EQUAL(got[0].domain, "a.dgafam.example");
     stop();
-    lists_free(cur_lists);
-    cur_lists = NULL;
+    lists_free(dh_lists);
+    dh_lists = NULL;
     remove(p);
 }
 

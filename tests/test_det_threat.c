@@ -13,27 +13,9 @@
 #include "det.h"
 #include "lists.h"
 
-#define MAXGOT 64
-static struct finding_cand got[MAXGOT];
-static unsigned n_got;
-static struct cfg cfg;
-static struct lists *ls;
-static void *st;
-static char err[4096];
-
-static void collect(void *arg, const struct finding_cand *fc)
-{
-    (void)arg;
-    if (n_got < MAXGOT)
-        got[n_got] = *fc;
-    n_got++;
-}
-
-static const struct lists *the_lists(void *arg)
-{
-    (void)arg;
-    return ls;
-}
+#define DH_OPS det_threat_ops
+#define DH_MAXGOT 64
+#include "det_harness.h"
 
 static char paths[8][64];
 
@@ -48,7 +30,8 @@ static const char *write_list(unsigned i, const char *text)
     return paths[i];
 }
 
-static int start(void)
+/* The harness's start() with eight lists of different categories in force. */
+static int start_lists(void)
 {
     static const struct { const char *name, *cat, *text; } L[] = {
         { "c2list", "c2", "198.51.100.1\nevil-c2.example\n" },
@@ -61,33 +44,25 @@ static int start(void)
         { "misc", "botnet", "198.51.100.1\ndga.example\n" },
     };
     static struct cfg_threat_list tl[9];
-    memset(&cfg, 0, sizeof(cfg));
-    if (cfg_load(&cfg, NULL, NULL, 0, err, sizeof(err)) != 0)
-        return -1;
     for (unsigned i = 0; i < 8; i++) {
         tl[i].name = (char *)L[i].name;
         tl[i].category = (char *)L[i].cat;
         tl[i].format = (char *)"txt";
         tl[i].path = (char *)write_list(i, L[i].text);
     }
-    ls = lists_load(NULL, tl, 8, NULL, 0, err, sizeof(err));
-    if (!ls) {
+    dh_lists = lists_load(NULL, tl, 8, NULL, 0, err, sizeof(err));
+    if (!dh_lists) {
         fprintf(stderr, "\nlists: %s\n", err);
         return -1;
     }
-    static struct det_env env;
-    env.cfg = &cfg;
-    env.lists = the_lists;
-    env.emit = collect;
-    n_got = 0;
-    return det_threat_ops.init(&st, &env, err, sizeof(err));
+    return start(NULL, 0);
 }
 
-static void stop(void)
+static void stop_lists(void)
 {
-    det_threat_ops.fini(st);
-    lists_free(ls);
-    cfg_free(&cfg);
+    stop();
+    lists_free(dh_lists);
+    dh_lists = NULL;
     for (unsigned i = 0; i < 8; i++)
         unlink(paths[i]);
 }
@@ -141,7 +116,7 @@ static void dns(const char *qname, const char *answer, uint16_t atype)
 
 static int has(const char *type, double sev)
 {
-    for (unsigned i = 0; i < n_got && i < MAXGOT; i++)
+    for (unsigned i = 0; i < n_got && i < DH_MAXGOT; i++)
         if (!strcmp(got[i].type, type) && got[i].severity == sev)
             return 1;
     return 0;
@@ -149,7 +124,7 @@ static int has(const char *type, double sev)
 
 static void test_ip_categories(void)
 {
-    CU_ASSERT_FATAL(start() == 0);
+    CU_ASSERT_FATAL(start_lists() == 0);
     flow("10.0.0.5", "198.51.100.1", 40000, 443, 1);     /* c2 + a .Custom list */
     CU_ASSERT_EQUAL(n_got, 2);
     CU_ASSERT(has("Backdoor:EC2/C&CActivity.B", 8.0));
@@ -167,12 +142,12 @@ static void test_ip_categories(void)
     n_got = 0;
     flow("10.0.0.5", "198.51.100.99", 40000, 80, 1);
     CU_ASSERT_EQUAL(n_got, 0);
-    stop();
+    stop_lists();
 }
 
 static void test_dns_categories(void)
 {
-    CU_ASSERT_FATAL(start() == 0);
+    CU_ASSERT_FATAL(start_lists() == 0);
     dns("evil-c2.example", NULL, 0);
     CU_ASSERT(n_got == 1 && has("Backdoor:EC2/C&CActivity.B!DNS", 8.0));
     CU_ASSERT_STRING_EQUAL(got[0].domain, "evil-c2.example");
@@ -203,25 +178,25 @@ static void test_dns_categories(void)
     n_got = 0;
     dns("fine.example", "198.51.100.1", 1);              /* a c2 address as answer: not a sinkhole */
     CU_ASSERT_EQUAL(n_got, 0);
-    stop();
+    stop_lists();
 }
 
 static void test_dga_skipped(void)
 {
     struct cfg_threat_list tl = { (char *)"dgalist", NULL, (char *)"dga", (char *)"txt" };
-    CU_ASSERT_FATAL(start() == 0);
-    lists_free(ls);
+    CU_ASSERT_FATAL(start_lists() == 0);
+    lists_free(dh_lists);
     tl.path = (char *)write_list(0, "dga.example\n");
-    ls = lists_load(NULL, &tl, 1, NULL, 0, err, sizeof(err));
-    CU_ASSERT_FATAL(ls != NULL);
+    dh_lists = lists_load(NULL, &tl, 1, NULL, 0, err, sizeof(err));
+    CU_ASSERT_FATAL(dh_lists != NULL);
     dns("dga.example", NULL, 0);
     CU_ASSERT_EQUAL(n_got, 0);
-    stop();
+    stop_lists();
 }
 
 static void test_tor(void)
 {
-    CU_ASSERT_FATAL(start() == 0);
+    CU_ASSERT_FATAL(start_lists() == 0);
     /* Client: outbound to a guard ("ip flags" and "ip:port flags" lines load). */
     flow("10.0.0.5", "192.0.2.10", 40000, 9001, 1);
     flow("10.0.0.5", "192.0.2.11", 40001, 443, 1);
@@ -239,7 +214,7 @@ static void test_tor(void)
     flow("10.0.0.9", "192.0.2.11", 40000, 9001, 1);
     CU_ASSERT(n_got == 2 && has("UnauthorizedAccess:EC2/TorRelay", 8.0));
     CU_ASSERT_STRING_EQUAL(got[1].type, "UnauthorizedAccess:EC2/TorRelay");
-    stop();
+    stop_lists();
 }
 
 int test_det_threat_register(void)
