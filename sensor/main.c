@@ -5,6 +5,7 @@
  * every failure prints one line that names the file (and line) at fault. */
 #define _GNU_SOURCE 1
 #include "sensor.h"
+#include "mono.h"
 #include "lists.h"
 #include "dga.h"
 
@@ -55,14 +56,6 @@ usage(FILE *f)
           "FILE '-' is standard output. --set overrides any configuration key by its\n"
           "dotted path, e.g. --set flows.active_timeout=10 --set decoder.vxlan_ports=[4789,8472]\n"
           "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n", f);
-}
-
-static double
-mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 struct opts {

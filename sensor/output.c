@@ -7,6 +7,7 @@
 #include "findings.h"
 #include "lists.h"
 #include "report_redis.h"
+#include "mono.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -92,14 +93,6 @@ publish_fn(void *arg, const struct finding_pub *p)
         redis_out_submit(o->redis, p->id, p->type, p->severity, p->updated_at,
                          p->updated_epoch / 1000, p->instance_id, p->archived, p->count, p->json);
     o->finding_lines++;
-}
-
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "report_redis.h"
 #include "spool.h"
+#include "mono.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -132,14 +133,6 @@ struct redis_out {
 };
 
 /* ---- small helpers ---- */
-
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Replace every occurrence of secret in s by "***" (in place, s has room
  * for cap bytes). Messages are built without the secret; this is the second

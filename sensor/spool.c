@@ -6,6 +6,7 @@
  * cur the cursor of spool_next(). 0 <= rd_off <= cur <= wr_off always. */
 #define _GNU_SOURCE
 #include "spool.h"
+#include "mono.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,14 +90,6 @@ spool_crc32c(uint32_t crc, const void *buf, size_t len)
 }
 
 /* ---- helpers ---- */
-
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 say(struct spool *s, const char *fmt, ...)
