@@ -73,8 +73,7 @@ struct worker {
     int block;                      /* wait when the ring is full (replay) */
     int live;                       /* idle time advances the clock (capture clock) */
     uint64_t now_ns;                /* worker clock: newest packet time */
-    uint64_t last_tick_s;
-    uint64_t next_tick_ns;          /* the clock reaching this ticks */
+    uint64_t next_tick_ns;          /* the clock reaching this ticks (next second) */
     uint64_t rec_seq;
     /* Replay with several workers: every worker reads every packet and keeps
      * those whose flow's dispatch value (decoders/dispatch.h) is its id

@@ -619,11 +619,9 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
 static void
 worker_tick(struct worker *w)
 {
-    uint64_t s = w->now_ns / NS_PER_S;
-    if (s == w->last_tick_s)
-        return;
-    w->last_tick_s = s;
-    w->next_tick_ns = (s + 1) * NS_PER_S;
+    if (w->now_ns < w->next_tick_ns)
+        return;                         /* still the second of the last tick */
+    w->next_tick_ns = (w->now_ns / NS_PER_S + 1) * NS_PER_S;
     timers_begin(w);
     flow_advance(w->flows, w->now_ns, emit_flow, w);
     dns_txn_expire(w->dns, w->now_ns, emit_dns, w);
