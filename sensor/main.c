@@ -63,6 +63,7 @@ struct opts {
     const char *sets[256];
     unsigned n_sets;
     const char *flows_out, *dns_out, *findings_out, *stats_json, *capture;
+    char workers_set[48];           /* --workers N as "workers=N" */
     char **files;
     int n_files;
 };
@@ -99,18 +100,15 @@ parse_opts(int argc, char **argv, struct opts *o)
         case 'X': o->findings_out = optarg; break;
         case 'S': o->stats_json = optarg; break;
         case 'C': o->capture = optarg; break;
-        case 'W': {
+        case 'W':
             /* --workers N is --set workers=N: the config key's check applies */
-            static char wbuf[8][40];
-            static unsigned nw;
-            if (o->n_sets >= sizeof(o->sets) / sizeof(o->sets[0]) || nw >= 8) {
+            if (o->n_sets >= sizeof(o->sets) / sizeof(o->sets[0])) {
                 fprintf(stderr, "mirrorguard: too many options\n");
                 return -1;
             }
-            snprintf(wbuf[nw], sizeof(wbuf[nw]), "workers=%s", optarg);
-            o->sets[o->n_sets++] = wbuf[nw++];
+            snprintf(o->workers_set, sizeof(o->workers_set), "workers=%s", optarg);
+            o->sets[o->n_sets++] = o->workers_set;
             break;
-        }
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
