@@ -111,8 +111,6 @@ void *worker_main(void *arg);
 /* The order of two records made at the same point of the packet stream
  * (same mg_rec.order): by content for timer records, else equal (<0, 0, >0). */
 int rec_order_cmp(const struct mg_rec *a, const struct mg_rec *b);
-int flow_rec_cmp(const struct flow_rec *a, const struct flow_rec *b);
-int dns_rec_cmp(const struct dns_rec *a, const struct dns_rec *b);
 
 /* ==== Output ==== */
 

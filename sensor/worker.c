@@ -291,7 +291,7 @@ emit_mark(struct worker *w, uint32_t kind)
 
 #define CMP(x, y) do { if ((x) != (y)) return (x) < (y) ? -1 : 1; } while (0)
 
-int
+static int
 flow_rec_cmp(const struct flow_rec *a, const struct flow_rec *b)
 {
     CMP(a->start_ns, b->start_ns);
@@ -311,7 +311,7 @@ flow_rec_cmp(const struct flow_rec *a, const struct flow_rec *b)
     return 0;
 }
 
-int
+static int
 dns_rec_cmp(const struct dns_rec *a, const struct dns_rec *b)
 {
     CMP(a->query_ns, b->query_ns);
