@@ -28,13 +28,20 @@ LIBSRC  := $(filter-out sensor/main.c,$(SRC))
 
 INCS    := -Isensor -Icapture -Idecoders -Idetect -Iconfig
 OPT     ?= -O2
+# Link-time optimisation: the packet path crosses capture/, decoders/ and
+# sensor/ once per packet; measured 115 -> 112 ns/packet (scripts/bench.sh,
+# medians of 9). Sanitizer builds go without it.
+LTO     ?= -flto=auto
 CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
            -fno-strict-aliasing $(INCS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(DPDK_LIBS) -lpthread -lm
 ifdef SAN
+LTO     :=
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
 endif
+CFLAGS  += $(LTO)
+LDFLAGS += $(if $(LTO),$(OPT) $(LTO))
 
 OBJ      := $(SRC:%.c=$(BUILD)/obj/%.o)
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
