@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dec.h"
+#include "cap.h"
 #include "pktbuild.h"
 
 static struct dec_cfg dc;
@@ -295,6 +296,68 @@ test_vxlan(void)
     CU_ASSERT_EQUAL(dec_packet(&dc, 1, b, n, &p), DEC_VXLAN_BAD_FLAGS);
 }
 
+/* The VXLAN fast path gives what the general path gives: every packet of real and generated captures,
+ * whole and cut at every length through its headers. */
+static long
+fast_equals_slow(const char *path, long *differ)
+{
+    char err[512];
+    struct cap_source *src = cap_file_open(path, err, sizeof(err));
+    if (!src)
+        return -1;
+    struct dec_cfg slow = dc;
+    slow.no_fastpath = 1;
+    struct cap_pkt b[64];
+    long n = 0;
+    int got;
+    while ((got = src->ops->rx_burst(src, b, 64)) > 0) {
+        for (int i = 0; i < got; i++, n++) {
+            size_t top = b[i].caplen < 160 ? b[i].caplen : 160;
+            for (size_t cut = 0; cut <= b[i].caplen; cut = cut < top ? cut + 1 : b[i].caplen + 1) {
+                size_t len = cut < top ? cut : b[i].caplen;
+                struct dec_pkt p, q;
+                enum dec_status a = dec_packet(&dc, b[i].linktype, b[i].data, len, &p);
+                enum dec_status c = dec_packet(&slow, b[i].linktype, b[i].data, len, &q);
+                /* the contract fuzz_decode checks: the same status, and the
+                 * same packet wherever there is a flow to account */
+                if (a != c || (dec_has_flow(a) && memcmp(&p, &q, sizeof(p)) != 0)) {
+                    if (!*differ)
+                        fprintf(stderr, "\n  %s: packet %ld cut at %zu: fast %s, general %s\n",
+                                path, n, len, dec_status_name(a), dec_status_name(c));
+                    ++*differ;
+                }
+            }
+        }
+    }
+    src->ops->close(src);
+    return n;
+}
+
+static void
+test_fastpath_equals_general(void)
+{
+    static const char *const files[] = {
+        "../pcaps/demo/mirror-demo.pcap", "../pcaps/syn-scan/input.pcap",
+        "../pcaps/dns-tunnel/input.pcap", "../pcaps/udp-scan/input.pcap",
+        "../pcaps/icmp-sweep/input.pcap", "../pcaps/stratum/input.pcap",
+        "../pcaps/benign-flows/input.pcap",
+        "../../shared/data/pcaps/zeek/vxlan/vxlan.pcap",
+        "../../shared/data/pcaps/ndpi/benign/1kxun.pcap",
+        "../../shared/data/pcaps/ndpi/dns/dns_fragmented.pcap",
+        "../../shared/data/pcaps/zeek/ssh-bruteforce/sshguess.pcap",
+    };
+    long total = 0, differ = 0;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        long n = fast_equals_slow(files[i], &differ);
+        if (n < 0 && strncmp(files[i], "../pcaps/", 9) == 0)
+            CU_FAIL("a capture of the repo could not be read");
+        if (n > 0)
+            total += n;
+    }
+    CU_ASSERT(total > 1000);
+    CU_ASSERT_EQUAL(differ, 0);
+}
+
 static void
 test_vxlan_depth(void)
 {
@@ -385,6 +448,8 @@ test_dec_register(void)
     CU_add_test(s, "ipv6 extension headers and fragments", test_ipv6_ext);
     CU_add_test(s, "icmp request/reply keys", test_icmp_keys);
     CU_add_test(s, "vxlan and every cut of it", test_vxlan);
+    CU_add_test(s, "fast paths give what the general path gives (captures, every cut)",
+                test_fastpath_equals_general);
     CU_add_test(s, "nested tunnels over the depth limit", test_vxlan_depth);
     CU_add_test(s, "geneve around vxlan", test_geneve_around_vxlan);
     CU_add_test(s, "link types", test_link_types);
