@@ -56,6 +56,14 @@ struct cap_ops {
     int  (*rx_burst)(struct cap_source *s, struct cap_pkt *pkts, unsigned max);
     /* Give back packets of the last burst (no-op for mmap files). */
     void (*release)(struct cap_source *s, struct cap_pkt *pkts, unsigned n);
+    /* Optional (NULL when the source has no such thing). take: packet i of
+     * the last burst leaves the burst without a copy: release() no longer
+     * gives it back and its data stays valid until put_taken(handle), which
+     * any thread may call. NULL when that packet cannot be taken (its bytes
+     * are a copy that the next burst reuses). The DPDK source offers it: a
+     * packet handed to another worker travels as its mbuf. */
+    void *(*take)(struct cap_source *s, unsigned i);
+    void (*put_taken)(void *const *handles, unsigned n);
     void (*stats)(struct cap_source *s, struct cap_stats *st);
     const char *(*last_error)(struct cap_source *s);
     void (*close)(struct cap_source *s);

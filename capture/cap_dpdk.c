@@ -469,6 +469,25 @@ static void dpdk_release(struct cap_source *s, struct cap_pkt *pkts, unsigned n)
     free_held((struct cap_dpdk *)s);
 }
 
+/* A single-segment packet leaves the burst as its mbuf (its descriptor
+ * points into it); a linearised one lives in the scratch buffer and cannot. */
+static void *dpdk_take(struct cap_source *s, unsigned i)
+{
+    struct cap_dpdk *c = (struct cap_dpdk *)s;
+    if (i >= c->n_held || !c->held[i] || c->held[i]->nb_segs != 1)
+        return NULL;
+    struct rte_mbuf *m = c->held[i];
+    c->held[i] = NULL;                  /* rte_pktmbuf_free_bulk() skips NULL */
+    return m;
+}
+
+/* Back to the pool from any thread (the pool's ring is multi-producer; a
+ * thread that is no EAL lcore has no per-lcore cache to touch). */
+static void dpdk_put_taken(void *const *h, unsigned n)
+{
+    rte_pktmbuf_free_bulk((struct rte_mbuf **)(uintptr_t)h, n);
+}
+
 static void dpdk_stats_op(struct cap_source *s, struct cap_stats *st)
 {
     struct cap_dpdk *c = (struct cap_dpdk *)s;
@@ -504,6 +523,8 @@ static const struct cap_ops dpdk_ops = {
     .name = "dpdk",
     .rx_burst = dpdk_rx_burst,
     .release = dpdk_release,
+    .take = dpdk_take,
+    .put_taken = dpdk_put_taken,
     .stats = dpdk_stats_op,
     .last_error = dpdk_last_error,
     .close = dpdk_close_op,

@@ -556,6 +556,10 @@ workers_link(struct worker *ws, unsigned n)
         if (!ws[i].fwd_out || !ws[i].fwd_in)
             return -1;
         ws[i].n_fwd = n;
+        /* At most this many of a worker's mbufs wait in the others' rings
+         * (beyond it packets are copied): a slow worker must not drain the
+         * pool every queue refills from. */
+        ws[i].fwd_take_max = (uint32_t)ws[i].cfg->capture.dpdk.mbufs / (4u * n);
     }
     for (unsigned i = 0; i < n; i++)
         for (unsigned j = 0; j < n; j++)

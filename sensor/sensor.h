@@ -47,6 +47,7 @@ struct worker_stats {
     uint64_t dns_msgs, dns_bad[DNS_STATUS_MAX], dns_tcp_msgs;
     uint64_t fwd_sent, fwd_received;    /* packets handed to / taken from other workers */
     uint64_t fwd_drops;             /* ... lost because that worker's ring was full */
+    uint64_t fwd_zero_copy;         /* ... handed over as the source's buffer, not copied */
     uint64_t icmp_matched;          /* ICMP unreachables that failed a flow of ours */
     uint64_t icmp_unmatched;        /* ... that found no such flow */
     uint64_t ring_drops;            /* records lost because the ring was full */
@@ -88,6 +89,8 @@ struct worker {
      * own from fwd_in[each]. n_fwd workers in the group, 0: no hand-over. */
     unsigned n_fwd;
     struct ring **fwd_out, **fwd_in;
+    _Atomic uint32_t fwd_taken;     /* our packets handed over as the source's buffer, not yet back */
+    uint32_t fwd_take_max;          /* beyond this many, hand over copies */
     uint64_t pkt_idx;               /* packets read so far (all, owned or not) */
     uint64_t order;                 /* REC_ORDER() stamped on records being made */
     int batching;                   /* timers: collect records, sort, then send */

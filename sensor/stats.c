@@ -42,6 +42,7 @@ sum(const struct pipeline *p, struct totals *t)
         t->w.fwd_sent += s->fwd_sent;
         t->w.fwd_received += s->fwd_received;
         t->w.fwd_drops += s->fwd_drops;
+        t->w.fwd_zero_copy += s->fwd_zero_copy;
         t->w.icmp_unmatched += s->icmp_unmatched;
         t->w.cpu_seconds += s->cpu_seconds;
         t->w.ring_waits += s->ring_waits;
@@ -174,8 +175,9 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
             t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
     fprintf(f, ",\"icmp_unreachable\":{\"matched\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
             t.w.icmp_matched, t.w.icmp_unmatched);
-    fprintf(f, ",\"handover\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"drops\":%" PRIu64 "}",
-            t.w.fwd_sent, t.w.fwd_received, t.w.fwd_drops);
+    fprintf(f, ",\"handover\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"drops\":%" PRIu64
+            ",\"zero_copy\":%" PRIu64 "}", t.w.fwd_sent, t.w.fwd_received, t.w.fwd_drops,
+            t.w.fwd_zero_copy);
     fprintf(f, ",\"new_flows_per_second\":%.1f,\"per_worker\":[",
             wall_s > 0 ? (double)t.f.created / wall_s : 0.0);
     for (unsigned i = 0; i < p->n_workers; i++) {

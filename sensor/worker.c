@@ -646,12 +646,17 @@ worker_finish(struct worker *w)
 
 /* ==== Hand-over between live workers (n_fwd > 1) ==== */
 
-/* A packet copied to its flow's worker. */
+/* A packet handed to its flow's worker: as the source's own buffer when the
+ * source lets it go (cap_ops.take: DPDK's mbuf, no copy), else copied. */
 struct fwd_pkt {
     uint64_t ts_ns;
     uint32_t caplen, wirelen;
     uint16_t linktype;
     uint8_t _pad[6];
+    const uint8_t *ref;         /* taken: the bytes in the source's buffer; NULL: in data[] */
+    void *handle;               /* taken: what put_taken() gives back */
+    void (*put_taken)(void *const *handles, unsigned n);
+    _Atomic uint32_t *taken;    /* the sender's count of its buffers out */
     uint8_t data[];
 };
 
@@ -678,7 +683,8 @@ fwd_owner(struct worker *w, const struct cap_pkt *b)
 /* Keep this worker's packets of a burst in 'mine' (returns how many), copy
  * the others to their workers. */
 static unsigned
-fwd_split(struct worker *w, const struct cap_pkt *b, unsigned n, struct cap_pkt *mine)
+fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, unsigned n,
+          struct cap_pkt *mine)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -687,8 +693,18 @@ fwd_split(struct worker *w, const struct cap_pkt *b, unsigned n, struct cap_pkt 
             mine[k++] = b[i];
             continue;
         }
-        struct fwd_pkt *f = ring_reserve(w->fwd_out[o], (uint32_t)(sizeof(*f) + b[i].caplen), 1);
+        void *h = NULL;
+        if (src->ops->take &&
+            atomic_load_explicit(&w->fwd_taken, memory_order_relaxed) < w->fwd_take_max &&
+            (h = src->ops->take(src, i)) != NULL)
+            atomic_fetch_add_explicit(&w->fwd_taken, 1, memory_order_relaxed);
+        struct fwd_pkt *f = ring_reserve(w->fwd_out[o],
+                                         (uint32_t)(sizeof(*f) + (h ? 0 : b[i].caplen)), 1);
         if (!f) {
+            if (h) {
+                src->ops->put_taken(&h, 1);
+                atomic_fetch_sub_explicit(&w->fwd_taken, 1, memory_order_relaxed);
+            }
             w->st.fwd_drops++;
             continue;
         }
@@ -696,7 +712,18 @@ fwd_split(struct worker *w, const struct cap_pkt *b, unsigned n, struct cap_pkt 
         f->caplen = b[i].caplen;
         f->wirelen = b[i].wirelen;
         f->linktype = b[i].linktype;
-        memcpy(f->data, b[i].data, b[i].caplen);
+        f->handle = h;
+        if (h) {
+            f->ref = b[i].data;
+            f->put_taken = src->ops->put_taken;
+            f->taken = &w->fwd_taken;
+            w->st.fwd_zero_copy++;
+        } else {
+            f->ref = NULL;
+            f->put_taken = NULL;
+            f->taken = NULL;
+            memcpy(f->data, b[i].data, b[i].caplen);
+        }
         ring_commit(w->fwd_out[o]);
         w->st.fwd_sent++;
     }
@@ -720,8 +747,17 @@ fwd_drain(struct worker *w)
             unsigned n = 0;
             uint32_t kind, len;
             const struct fwd_pkt *f;
+            void *taken[CAP_BURST];
+            void (*put)(void *const *, unsigned) = NULL;
+            _Atomic uint32_t *ctr = NULL;
+            unsigned nt = 0;
             while (n < CAP_BURST && (f = ring_next(r, &pos, &kind, &len))) {
-                b[n].data = f->data;
+                if (f->handle) {
+                    taken[nt++] = f->handle;
+                    put = f->put_taken;         /* one source type per run */
+                    ctr = f->taken;             /* and one sender per ring */
+                }
+                b[n].data = f->ref ? f->ref : f->data;
                 b[n].caplen = f->caplen;
                 b[n].wirelen = f->wirelen;
                 b[n].ts_ns = f->ts_ns;
@@ -734,6 +770,10 @@ fwd_drain(struct worker *w)
                 break;
             w->st.fwd_received += n;
             worker_burst(w, b, n);
+            if (nt) {
+                put(taken, nt);                 /* processed: the mbufs go back */
+                atomic_fetch_sub_explicit(ctr, nt, memory_order_relaxed);
+            }
             ring_release_to(r, pos);
             if (n < CAP_BURST)
                 break;
@@ -768,7 +808,7 @@ worker_main(void *arg)
                     w->now_ns = t;
             }
             if (w->n_fwd > 1) {
-                worker_burst(w, mine, fwd_split(w, burst, (unsigned)n, mine));
+                worker_burst(w, mine, fwd_split(w, src, burst, (unsigned)n, mine));
                 src->ops->release(src, burst, (unsigned)n);
                 fwd_drain(w);
             } else {
