@@ -55,10 +55,12 @@ run_mg() {  # label, extra args...
     rss=$(cut -d' ' -f4 "$dir/runs.txt" | median)
     nfs=$(cut -d' ' -f8 "$dir/runs.txt" | median)
     nw=$(head -1 "$dir/runs.txt" | cut -d' ' -f9)
-    # worker CPU per packet: all workers' CPU over all packets; per core
-    # (Mpps each worker's core does) = workers * 1000 / that
-    printf '%-36s %6.2f Mpps %6.2f Gbit/s %6.1f ns/pkt  worker CPU %6.1f ns/pkt (%.2f Mpps/core)  %5.0f k new flows/s  peak RSS %5.0f MiB  (runs: %s)\n' \
+    # worker CPU per packet: all workers' CPU over all packets. Per core:
+    # 1000 / that (packets a core of worker time handles); with a core per
+    # worker: workers * 1000 / that (the ceiling the workers alone set)
+    printf '%-36s %6.2f Mpps %6.2f Gbit/s %6.1f ns/pkt  worker CPU %6.1f ns/pkt (%.2f Mpps per core, %.2f Mpps with a core per worker)  %5.0f k new flows/s  peak RSS %5.0f MiB  (runs: %s)\n' \
         "$label" "$(awk -v x="$pps" 'BEGIN{print x/1e6}')" "$gbps" "$ns" "$wns" \
+        "$(awk -v x="$wns" 'BEGIN{print 1000/x}')" \
         "$(awk -v x="$wns" -v w="$nw" 'BEGIN{print 1000*w/x}')" "$(awk -v x="$nfs" 'BEGIN{print x/1e3}')" \
         "$(awk -v x="$rss" 'BEGIN{print x/1048576}')" \
         "$(awk '{printf "%.2f ", $1/1e6}' "$dir/runs.txt")"
