@@ -915,7 +915,20 @@ static void err(struct ld *w, const struct cfg_node *at, const char *path,
     va_start(ap, fmt);
     vsnprintf(m + o, sizeof(m) - (size_t)o, fmt, ap);
     va_end(ap);
-    msg_add(w, m);
+    /* One message, one line: a value quoted in it (a multi-line YAML
+     * string, say) shows its control characters escaped. */
+    char e[sizeof(m) * 2];
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *)m; *c && k + 5 < sizeof(e); c++) {
+        if (*c == '\n' || *c == '\t' || *c == '\r')
+            k += (size_t)snprintf(e + k, sizeof(e) - k, "\\%c", *c == '\n' ? 'n' : *c == '\t' ? 't' : 'r');
+        else if (*c < 0x20 || *c == 0x7f)
+            k += (size_t)snprintf(e + k, sizeof(e) - k, "\\x%02x", *c);
+        else
+            e[k++] = (char)*c;
+    }
+    e[k] = 0;
+    msg_add(w, e);
 }
 
 static const char *kind_name(const struct cfg_node *n)

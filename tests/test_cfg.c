@@ -470,6 +470,29 @@ static void test_error_cap_and_truncation(void)
     unlink(path);
 }
 
+/* A value quoted in a message keeps the message on one line: its control
+ * characters are escaped (fuzz_config found a multi-line string splitting
+ * a message into a line that named no place). */
+static void test_error_one_line(void)
+{
+    char path[] = "/tmp/mg-cfg-ctl-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("account_id: \"12\n\n# 34\"\nworkers: \"a\\tb\\x01\"\n", f);
+    fclose(f);
+    struct cfg c;
+    CU_ASSERT_EQUAL(cfg_load(&c, path, NULL, 0, errbuf, sizeof(errbuf)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, ":1:13: account_id: \"12\\n# 34\" is not an AWS account id"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, ":4:10: workers: \"a\\tb\\x01\" is not an integer"));
+    unsigned lines = 0;
+    for (const char *l = errbuf; *l; l++)
+        lines += *l == '\n';
+    CU_ASSERT(lines <= 2);              /* two messages, however they end */
+    unlink(path);
+}
+
 static void test_missing_and_unreadable(void)
 {
     expect_fail("cfg/does-not-exist.yaml", NULL, 0,
@@ -666,6 +689,7 @@ int test_cfg_register(void)
         !CU_add_test(s, "--set errors", test_set_errors) ||
         !CU_add_test(s, "all errors reported at once", test_multiple_errors) ||
         !CU_add_test(s, "error cap and truncation", test_error_cap_and_truncation) ||
+        !CU_add_test(s, "a message stays on one line", test_error_one_line) ||
         !CU_add_test(s, "missing / unreadable file", test_missing_and_unreadable) ||
         !CU_add_test(s, "cfg_parse_cidr", test_parse_cidr) ||
         !CU_add_test(s, "broken fixtures", test_broken_fixtures) ||
