@@ -444,15 +444,22 @@ static void test_multiple_errors(void)
                                           "must be between 1024 and 268435456 (got 12)"));
 }
 
+/* A temporary file (path: a mkstemp() template) opened for writing. */
+static FILE *tmp_file(char *path)
+{
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    return f;
+}
+
 /* Many errors: capped, with a count of the rest; a small buffer: cut
  * with "...". */
 static void test_error_cap_and_truncation(void)
 {
     char path[] = "/tmp/mg-cfg-many-XXXXXX";
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    FILE *f = tmp_file(path);
     for (int i = 0; i < 100; i++)
         fprintf(f, "bogus_key_%03d: %d\n", i, i);
     fclose(f);
@@ -476,10 +483,7 @@ static void test_error_cap_and_truncation(void)
 static void test_error_one_line(void)
 {
     char path[] = "/tmp/mg-cfg-ctl-XXXXXX";
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    FILE *f = tmp_file(path);
     fputs("account_id: \"12\n\n# 34\"\nworkers: \"a\\tb\\x01\"\n", f);
     fclose(f);
     struct cfg c;
@@ -624,10 +628,7 @@ static void test_broken_fixtures(void)
 static void test_edge_cases(void)
 {
     char path[] = "/tmp/mg-cfg-edge-XXXXXX";
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    FILE *f = tmp_file(path);
     fputs("---\n"
           "account_id: 012345678901     # leading zero kept: scalars are text\n"
           "capture: ~                   # null section: defaults\n"
