@@ -7,7 +7,7 @@
 #
 # New inputs that raise coverage are kept in build-fuzz/corpus-<target>/, so a
 # later run starts where this one stopped. After each run the new inputs are
-# merged (-merge=1) into tests/fuzz/corpus/<name>/ (decode, dns, capfile, lists),
+# merged (-merge=1) into tests/fuzz/corpus/<name>/ (decode, dns, capfile, lists, config),
 # capped at FUZZ_SAVE_MAX files of at most FUZZ_SAVE_BYTES bytes each, so the
 # next run on a fresh clone starts from them; FUZZ_SAVE=0 turns that off. The
 # merge counts edges only (-use_counters=0), which keeps the saved set small
@@ -44,6 +44,7 @@ build fuzz_decode tests/fuzz/fuzz_decode.c decoders/dec.c decoders/dispatch.c de
 build fuzz_dns tests/fuzz/fuzz_dns.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c
 build fuzz_capfile tests/fuzz/fuzz_capfile.c capture/cap_file.c
 build fuzz_lists tests/fuzz/fuzz_lists.c detect/lists.c -Idetect -Iconfig
+build fuzz_config tests/fuzz/fuzz_config.c config/cfg.c config/cfg_yaml.c -lyaml
 
 # Decoder seeds: every frame of the project's own captures, prefixed with the
 # link-type selector byte of fuzz_decode.c.
@@ -112,7 +113,7 @@ EOF
 
 run_target() {   # target: run, report, save
     local t=$1 corpus=$out/corpus-$1 rc=0
-    local extra=() opts=()
+    local extra=() opts=() maxlen=4096
     mkdir -p "$corpus"
     case $t in
         fuzz_decode)
@@ -123,8 +124,9 @@ run_target() {   # target: run, report, save
         fuzz_dns) extra=(tests/fuzz/corpus/dns) ;;
         fuzz_capfile) extra=(tests/fuzz/corpus/capfile) ;;
         fuzz_lists) extra=(tests/fuzz/corpus/lists) ;;
+        fuzz_config) extra=(tests/fuzz/corpus/config); maxlen=8192 ;;
     esac
-    "$out/$t" -max_total_time="$secs" -max_len=4096 -artifact_prefix="$out/$t-" \
+    "$out/$t" -max_total_time="$secs" -max_len="$maxlen" -artifact_prefix="$out/$t-" \
         -print_final_stats=1 "${opts[@]}" "$corpus" "${extra[@]}" 2>"$out/$t.log" || rc=$?
     {
         echo "== $t for ${secs}s"
@@ -138,9 +140,11 @@ run_target() {   # target: run, report, save
     return $rc
 }
 
+TARGETS="fuzz_decode fuzz_dns fuzz_capfile fuzz_lists fuzz_config"
+
 # Regression reproducers: each must run clean.
 status=0
-for t in fuzz_decode fuzz_dns fuzz_capfile fuzz_lists; do
+for t in $TARGETS; do
     d=tests/fuzz/regress/$t
     if [ -d "$d" ] && [ -n "$(ls -A "$d")" ]; then
         if ! "$out/$t" "$d"/* >"$out/$t.regress.log" 2>&1; then
@@ -152,7 +156,7 @@ done
 
 jobs=${FUZZ_JOBS:-1}
 pids=()
-for t in fuzz_decode fuzz_dns fuzz_capfile fuzz_lists; do
+for t in $TARGETS; do
     if [ "$jobs" -le 1 ]; then
         run_target "$t" || status=1
         cat "$out/$t.summary"
@@ -163,6 +167,6 @@ for t in fuzz_decode fuzz_dns fuzz_capfile fuzz_lists; do
 done
 if [ "$jobs" -gt 1 ]; then
     for p in "${pids[@]}"; do wait "$p" || status=1; done
-    for t in fuzz_decode fuzz_dns fuzz_capfile fuzz_lists; do cat "$out/$t.summary"; done
+    for t in $TARGETS; do cat "$out/$t.summary"; done
 fi
 exit $status
