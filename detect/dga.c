@@ -322,12 +322,24 @@ tokenize(char *line, char **tok, int max)
     return nt;
 }
 
-/* Parse n doubles of tok into out; 0 or -1. */
+/* The model's numbers (feature means and sds, smoothing, nn_*) are within
+ * +-MAXPARAM, and sd and smoothing at least 1 / MAXPARAM: the score's
+ * arithmetic then stays far from overflow (|z| < 1e130; an inf would give
+ * inf - inf = NaN scores). */
+#define MAXPARAM 1e30
+
+static int
+parse_param(const char *s, double *out)
+{
+    return parse_double(s, out) != 0 || fabs(*out) > MAXPARAM ? -1 : 0;
+}
+
+/* Parse n model numbers of tok into out; 0 or -1. */
 static int
 parse_doubles(char **tok, int n, double *out)
 {
     for (int i = 0; i < n; i++)
-        if (parse_double(tok[i], &out[i]) != 0)
+        if (parse_param(tok[i], &out[i]) != 0)
             return -1;
     return 0;
 }
@@ -479,8 +491,8 @@ dga_model_load(const char *path, char *err, size_t errlen)
                          path, lineno, tok[1],
                          nfeat < DGA_NFEAT ? dga_feature_names[nfeat] : "none", DGA_NFEAT);
                 goto fail;
-            } else if (parse_double(tok[2], &m->mean[nfeat]) || parse_double(tok[3], &m->sd[nfeat]) ||
-                       m->sd[nfeat] <= 0) {
+            } else if (parse_param(tok[2], &m->mean[nfeat]) || parse_param(tok[3], &m->sd[nfeat]) ||
+                       m->sd[nfeat] < 1 / MAXPARAM) {
                 bad = 1;
             } else {
                 nfeat++;
@@ -492,10 +504,12 @@ dga_model_load(const char *path, char *err, size_t errlen)
                 parse_u32(tok[3], &mg)) {
                 bad = 1;
             } else if (bits < 8 || bits > 22 || hid < NN_BLOCK || hid > DGA_NN_MAXH ||
-                       hid % NN_BLOCK || mg < 1 || mg > 8) {
+                       hid % NN_BLOCK || mg < 1 || mg > 8 ||
+                       ((uint64_t)hid << bits) > DGA_NN_MAXTABLE) {
                 snprintf(err, errlen, "%s:%u: nn %u %u %u: expected 8..22 bits, %d..%d hidden "
-                         "(a multiple of %d), 1..8 characters", path, lineno, bits, hid, mg,
-                         NN_BLOCK, DGA_NN_MAXH, NN_BLOCK);
+                         "(a multiple of %d), 1..8 characters, a table (2^bits x hidden bytes) "
+                         "of at most %d MiB", path, lineno, bits, hid, mg,
+                         NN_BLOCK, DGA_NN_MAXH, NN_BLOCK, DGA_NN_MAXTABLE >> 20);
                 goto fail;
             } else {
                 m->bits = bits;
@@ -518,7 +532,7 @@ dga_model_load(const char *path, char *err, size_t errlen)
             bad = *have || nt != (int)m->hidden + 1 || parse_doubles(tok + 1, (int)m->hidden, dst);
             *have = 1;
         } else if (!strcmp(k, "nn_b3")) {
-            bad = have_b3 || nt != 2 || parse_double(tok[1], &m->b3);
+            bad = have_b3 || nt != 2 || parse_param(tok[1], &m->b3);
             have_b3 = 1;
         } else if (!strcmp(k, "nn_wf")) {
             if (nt != (int)m->hidden + 2) {
@@ -532,7 +546,7 @@ dga_model_load(const char *path, char *err, size_t errlen)
                 nwf++;
             }
         } else if (!strcmp(k, "smoothing")) {
-            bad = nt != 2 || parse_double(tok[1], &m->k) || m->k <= 0;
+            bad = nt != 2 || parse_param(tok[1], &m->k) || m->k < 1 / MAXPARAM;
             have_k = 1;
         } else if (!strcmp(k, "rare")) {
             bad = nt != 2 || parse_u32(tok[1], &m->rare);

@@ -42,7 +42,10 @@
  *   feature NAME MEAN SD            DGA_NFEAT lines, in the order above
  *   nn BITS HIDDEN MAXGRAM          the network's shape (8..22, 16..DGA_NN_MAXH
  *                                   in steps of 16,
- *                                   1..8); before any nn_* and e line
+ *                                   1..8; 2^BITS x HIDDEN at most
+ *                                   DGA_NN_MAXTABLE); before any nn_* and e line
+ *   (every number of the model is within +-1e30; SD and K at least 1e-30,
+ *   so a score can never overflow to inf or NaN)
  *   nn_scale S1..SH | nn_b1 B1..BH | nn_w3 W1..WH | nn_b3 B
  *   nn_wf NAME W1..WH               DGA_NFEAT lines, feature order
  *   e ROW BASE64                    embedding row ROW: HIDDEN signed bytes
@@ -82,6 +85,7 @@
 #define DGA_NFEAT     20
 #define DGA_MAX_LABEL 63
 #define DGA_NN_MAXH   256       /* most hidden units a model may have */
+#define DGA_NN_MAXTABLE (64 << 20)  /* largest embedding table (2^bits x hidden), bytes */
 
 struct dga_model;
 

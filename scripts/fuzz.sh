@@ -7,7 +7,8 @@
 #
 # New inputs that raise coverage are kept in build-fuzz/corpus-<target>/, so a
 # later run starts where this one stopped. After each run the new inputs are
-# merged (-merge=1) into tests/fuzz/corpus/<name>/ (decode, dns, capfile, lists, config),
+# merged (-merge=1) into tests/fuzz/corpus/<name>/ (decode, dns, capfile, lists, config,
+# dgamodel),
 # capped at FUZZ_SAVE_MAX files of at most FUZZ_SAVE_BYTES bytes each, so the
 # next run on a fresh clone starts from them; FUZZ_SAVE=0 turns that off. The
 # merge counts edges only (-use_counters=0), which keeps the saved set small
@@ -45,6 +46,7 @@ build fuzz_dns tests/fuzz/fuzz_dns.c decoders/dns.c decoders/dns_tcp.c decoders/
 build fuzz_capfile tests/fuzz/fuzz_capfile.c capture/cap_file.c
 build fuzz_lists tests/fuzz/fuzz_lists.c detect/lists.c -Idetect -Iconfig
 build fuzz_config tests/fuzz/fuzz_config.c config/cfg.c config/cfg_yaml.c -lyaml
+build fuzz_dgamodel tests/fuzz/fuzz_dgamodel.c detect/dga.c -Idetect -lm
 
 # Decoder seeds: every frame of the project's own captures, prefixed with the
 # link-type selector byte of fuzz_decode.c.
@@ -125,6 +127,7 @@ run_target() {   # target: run, report, save
         fuzz_capfile) extra=(tests/fuzz/corpus/capfile) ;;
         fuzz_lists) extra=(tests/fuzz/corpus/lists) ;;
         fuzz_config) extra=(tests/fuzz/corpus/config); maxlen=8192 ;;
+        fuzz_dgamodel) extra=(tests/fuzz/corpus/dgamodel); maxlen=32768 ;;
     esac
     "$out/$t" -max_total_time="$secs" -max_len="$maxlen" -artifact_prefix="$out/$t-" \
         -print_final_stats=1 "${opts[@]}" "$corpus" "${extra[@]}" 2>"$out/$t.log" || rc=$?
@@ -140,7 +143,7 @@ run_target() {   # target: run, report, save
     return $rc
 }
 
-TARGETS="fuzz_decode fuzz_dns fuzz_capfile fuzz_lists fuzz_config"
+TARGETS="fuzz_decode fuzz_dns fuzz_capfile fuzz_lists fuzz_config fuzz_dgamodel"
 
 # Regression reproducers: each must run clean.
 status=0

@@ -25,21 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
+#include "memfd_path.h"
 #include "cfg.h"
 
-static int fd = -1;
 static char path[64];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (fd < 0) {
-        fd = memfd_create("fuzz-config.yaml", 0);
-        if (fd < 0)
-            abort();
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    }
+    int fd = fuzz_memfd("fuzz-config.yaml", path, sizeof(path));
     const uint8_t *nul = memchr(data, 0, size);
     size_t flen = nul ? (size_t)(nul - data) : size;
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, flen, 0) != (ssize_t)flen)
