@@ -186,6 +186,15 @@ static void test_model_errors(void)
     write_file(p, "mgdga 2\ne 1 AAAA\n");            /* embedding before its shape */
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, ":2: 'e' before the 'nn' line") != NULL);
+    write_file(p, "mgdga 2\nnn 22 256 1\n");         /* 1 GiB of table from 20 bytes */
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: nn 22 256 1: expected") != NULL && strstr(e, "at most 64 MiB") != NULL);
+    write_file(p, "mgdga 2\nnn 8 16 4\nnn_b3 1e300\n");  /* would overflow the score to NaN */
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":3: malformed 'nn_b3'") != NULL);
+    write_file(p, "mgdga 2\nsmoothing 1e-300\n");
+    CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
+    CU_ASSERT(strstr(e, ":2: malformed 'smoothing'") != NULL);
     write_file(p, "mgdga 2\nnn 16 20 4\n");          /* hidden not a multiple of 16 */
     CU_ASSERT_PTR_NULL(dga_model_load(p, e, sizeof(e)));
     CU_ASSERT(strstr(e, ":2: nn 16 20 4: expected") != NULL);
