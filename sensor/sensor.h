@@ -84,9 +84,10 @@ struct worker {
      * the kernel's fanout already split the packets). */
     unsigned n_share;
     /* Live capture whose queues are not split by flow (DPDK: a NIC's RSS
-     * hashes the outer headers): each packet of another worker's flow is
-     * copied to that worker through fwd_out[it], and this worker takes its
-     * own from fwd_in[each]. n_fwd workers in the group, 0: no hand-over. */
+     * hashes the outer headers): each packet of another worker's flow goes
+     * to that worker through fwd_out[it] (as its mbuf, cap_ops.take, or
+     * copied), and this worker takes its own from fwd_in[each]. n_fwd
+     * workers in the group, 0: no hand-over. */
     unsigned n_fwd;
     struct ring **fwd_out, **fwd_in;
     _Atomic uint32_t fwd_taken;     /* our packets handed over as the source's buffer, not yet back */
