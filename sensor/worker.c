@@ -238,6 +238,13 @@ conn_decided(struct worker *w, const struct dec_pkt *p, const struct flow_hit *h
 
 /* ICMP destination unreachable (RFC 792) / ICMPv6 (RFC 4443 3.1) quotes
  * the refused packet: its flow's attempt failed. Decoded without tunnels. */
+/* An ICMP or ICMPv6 destination unreachable: it quotes the flow it fails. */
+static inline int
+is_unreachable(const struct dec_pkt *p)
+{
+    return (p->proto == 1 && p->icmp_type == 3) || (p->proto == 58 && p->icmp_type == 1);
+}
+
 static int
 decode_quote(const struct dec_pkt *p, struct dec_pkt *q)
 {
@@ -602,7 +609,7 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
                 conn_decided(w, &p[i], &hit, b[i].ts_ns);
         }
         /* Every worker looks at an ICMP error: the quoted flow may be its own. */
-        if ((p[i].proto == 1 && p[i].icmp_type == 3) || (p[i].proto == 58 && p[i].icmp_type == 1))
+        if (is_unreachable(&p[i]))
             icmp_unreachable(w, &p[i], b[i].ts_ns);
         if (own[i] && w->cfg->dns.enabled && (p[i].payload_len || (p[i].tcp_flags & 0x02))) {
             w->order = REC_ORDER(base + i, REC_STAGE_DNS);
@@ -674,14 +681,14 @@ fwd_owner(struct worker *w, const struct cap_pkt *b)
     if (!dec_has_flow(dec_packet(w->dec, b->linktype, b->data, b->caplen, &p)))
         return w->id;
     struct dec_pkt q;
-    if (((p.proto == 1 && p.icmp_type == 3) || (p.proto == 58 && p.icmp_type == 1)) &&
-        decode_quote(&p, &q))
+    if (is_unreachable(&p) && decode_quote(&p, &q))
         return dispatch_of_pkt(&q) % w->n_fwd;
     return dispatch_of_pkt(&p) % w->n_fwd;
 }
 
-/* Keep this worker's packets of a burst in 'mine' (returns how many), copy
- * the others to their workers. */
+/* Keep this worker's packets of a burst in 'mine' (returns how many), hand
+ * the others to their workers (as the source's buffers while the sender has
+ * fewer than fwd_take_max out, else copied). */
 static unsigned
 fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, unsigned n,
           struct cap_pkt *mine)
