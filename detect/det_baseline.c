@@ -48,6 +48,7 @@
  * record size or byte order, with a bad CRC or an invalid record is ignored
  * as a whole with a warning on stderr. Report marks and SMTP windows are not
  * saved (a restart may report an unusual port once more). */
+#include "crc32.h"
 #include "det.h"
 #include "cfg.h"
 #include "lru.h"
@@ -150,19 +151,6 @@ struct baseline {
 
 /* ------------------------------------------------------------ helpers */
 
-static uint32_t
-crc32_update(uint32_t crc, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    crc = ~crc;
-    while (n--) {
-        crc ^= *b++;
-        for (int i = 0; i < 8; i++)
-            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-    }
-    return ~crc;
-}
-
 static int
 in_ports(const uint16_t *p, unsigned n, uint16_t port)
 {
@@ -248,7 +236,7 @@ save_state(struct baseline *s)
         r.n_smtp = e->n_smtp;
         memcpy(r.ports, e->ports, sizeof(r.ports));
         memcpy(r.smtp, e->smtp, sizeof(r.smtp));
-        crc = crc32_update(crc, &r, sizeof(r));
+        crc = mg_crc32(crc, &r, sizeof(r));
         ok = fwrite(&r, sizeof(r), 1, fp) == 1;
         count++;
         i = e->l.prev;
@@ -330,7 +318,7 @@ load_state(struct baseline *s)
             else if (!valid_rec(&r))
                 why = "invalid record";
             else
-                crc = crc32_update(crc, &r, sizeof(r));
+                crc = mg_crc32(crc, &r, sizeof(r));
         }
         if (!why && crc != h.crc)
             why = "checksum mismatch";

@@ -2,6 +2,7 @@
  * the same features in Python (the label rule, the suffix table and every
  * formula must stay in step with it). */
 #include "dga.h"
+#include "crc32.h"
 
 #include <errno.h>
 #include <math.h>
@@ -112,28 +113,6 @@ struct dga_sref {
     char name[256];
     double score;
 };
-
-/* CRC-32 (IEEE 802.3, zlib's crc32()) */
-static uint32_t
-crc32_update(uint32_t crc, const void *buf, size_t n)
-{
-    static uint32_t table[256];
-    static int ready;
-    if (!ready) {       /* idempotent: racing threads write the same values */
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
-    const unsigned char *p = buf;
-    crc = ~crc;
-    while (n--)
-        crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
 
 /* base64 (RFC 4648, with '=' padding) of exactly 'want' bytes into out;
  * 0 or -1 */
@@ -385,9 +364,9 @@ dga_model_load(const char *path, char *err, size_t errlen)
         }
         /* the checksum covers every byte before the 'crc32' line */
         if (!have_crc && strncmp(line, "crc32", 5)) {
-            crc = crc32_update(crc, line, len);
+            crc = mg_crc32(crc, line, len);
             if (nl)
-                crc = crc32_update(crc, "\n", 1);
+                crc = mg_crc32(crc, "\n", 1);
         }
         if (len && line[len - 1] == '\r')
             line[--len] = '\0';

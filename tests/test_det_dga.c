@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32.h"
 #include "cfg.h"
 #include "det.h"
 #include "dga.h"
@@ -199,17 +200,6 @@ static void test_model_errors(void)
     stop();
 }
 
-static uint32_t crc32_of(uint32_t crc, const char *p, size_t n)
-{
-    crc = ~crc;
-    while (n--) {
-        crc ^= (unsigned char)*p++;
-        for (int k = 0; k < 8; k++)
-            crc = crc & 1 ? 0xedb88320u ^ (crc >> 1) : crc >> 1;
-    }
-    return ~crc;
-}
-
 /* Copy the shipped model to out, changing the first line that starts with
  * 'key ' to repl (when not NULL) and writing a 'crc32' line that matches
  * (fix_crc) or the file's own. Returns the changed line's number. */
@@ -234,7 +224,7 @@ static unsigned copy_model(const char *out_path, const char *key, const char *re
             changed = lineno;
             snprintf(line, sizeof(line), "%s\n", repl);
         }
-        crc = crc32_of(crc, line, strlen(line));
+        crc = mg_crc32(crc, line, strlen(line));
         fputs(line, out);
     }
     fclose(in);

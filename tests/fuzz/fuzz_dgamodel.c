@@ -43,29 +43,13 @@
 #include <unistd.h>
 #include "memfd_path.h"
 #include "dga.h"
+#include "crc32.h"
 
 #define MODEL_LINE 8192         /* dga.c's DGA_MODEL_LINE: fgets() buffer */
 
 static char path[64];
 static uint8_t *buf;
 static size_t bufcap;
-
-static uint32_t
-crc32_ieee(uint32_t crc, const uint8_t *p, size_t n)
-{
-    static uint32_t table[256];
-    if (!table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-    crc = ~crc;
-    while (n--)
-        crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
 
 /* The loader's checksum of d[0..n) (n > 0, d[n - 1] == '\n'): fgets()
  * pieces of at most MODEL_LINE - 1 bytes, each hashed up to its first NUL
@@ -89,9 +73,9 @@ loader_crc(const uint8_t *d, size_t n)
             hashnl = 1;
         }
         if (!(len >= 5 && !memcmp(d + i, "crc32", 5))) {
-            crc = crc32_ieee(crc, d + i, len);
+            crc = mg_crc32(crc, d + i, len);
             if (hashnl)
-                crc = crc32_ieee(crc, (const uint8_t *)"\n", 1);
+                crc = mg_crc32(crc, (const uint8_t *)"\n", 1);
         }
         i += piece;
     }
