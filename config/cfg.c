@@ -161,6 +161,7 @@ static const struct key dpdk_keys[] = {
     KINT("port", capture.dpdk.port, 0, 1023, "0"),
     KINT("queues", capture.dpdk.queues, 1, 64, "1"),
     KINT("mbufs", capture.dpdk.mbufs, 1023, 16777215, "8191"),
+    KINT("handover_pool_percent", capture.dpdk.handover_pool_percent, 0, 100, "25"),
     KEND
 };
 

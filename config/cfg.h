@@ -98,6 +98,8 @@ struct cfg {
             int port;           /* default 0 */
             int queues;         /* default 1 */
             int mbufs;          /* default 8191 */
+            int handover_pool_percent;  /* 0..100, default 25: share of the pool that
+                                         * mbufs handed between workers may hold; 0 copies */
         } dpdk;
     } capture;
 

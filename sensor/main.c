@@ -558,8 +558,11 @@ workers_link(struct worker *ws, unsigned n)
         ws[i].n_fwd = n;
         /* At most this many of a worker's mbufs wait in the others' rings
          * (beyond it packets are copied): a slow worker must not drain the
-         * pool every queue refills from. */
-        ws[i].fwd_take_max = (uint32_t)ws[i].cfg->capture.dpdk.mbufs / (4u * n);
+         * pool every queue refills from. The workers share
+         * capture.dpdk.handover_pool_percent of the pool (0: always copy). */
+        ws[i].fwd_take_max = (uint32_t)((uint64_t)ws[i].cfg->capture.dpdk.mbufs *
+                                        (unsigned)ws[i].cfg->capture.dpdk.handover_pool_percent /
+                                        (100u * n));
     }
     for (unsigned i = 0; i < n; i++)
         for (unsigned j = 0; j < n; j++)

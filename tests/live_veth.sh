@@ -312,26 +312,35 @@ if "$MG" --version | grep -qw dpdk; then
     same_flows dpdk "live through DPDK"
     grep -q "capturing on DPDK port 0" "$W/dpdk.err" || fail "dpdk: not captured through DPDK"
     # two queues (the af_packet PMD spreads them by the outer headers) and
-    # two workers: each hands the other's flows over, the records stay the same
-    start_mg dpdk2 --workers 2 --set capture.source=dpdk \
-        --set "capture.dpdk.eal_args=[--no-huge, --no-pci, --no-shconf, --no-telemetry, --log-level=error, -l, '0', '--vdev=net_af_packet0,iface=$IF_CAP,qpairs=2']"
-    send
-    wait_count dpdk2 "$NPKT"
-    stop_mg dpdk2 TERM
-    check_stats dpdk2 "$NPKT"
-    same_flows dpdk2 "live through DPDK, 2 queues and 2 workers (a flow split between workers?)"
-    "$PY" - "$W/dpdk2.stats.json" <<'EOF' || fail "dpdk, 2 workers: no hand-over"
+    # two workers: each hands the other's flows over, the records stay the
+    # same; first as mbufs (the default), then with
+    # capture.dpdk.handover_pool_percent=0, every handed-over packet copied
+    # (the path a worker takes when the other lags)
+    for mode in mbuf copy; do
+        extra=()
+        [ "$mode" = copy ] && extra=(--set capture.dpdk.handover_pool_percent=0)
+        start_mg "dpdk2$mode" --workers 2 --set capture.source=dpdk "${extra[@]}" \
+            --set "capture.dpdk.eal_args=[--no-huge, --no-pci, --no-shconf, --no-telemetry, --log-level=error, -l, '0', '--vdev=net_af_packet0,iface=$IF_CAP,qpairs=2']"
+        send
+        wait_count "dpdk2$mode" "$NPKT"
+        stop_mg "dpdk2$mode" TERM
+        check_stats "dpdk2$mode" "$NPKT"
+        same_flows "dpdk2$mode" "live through DPDK, 2 queues and 2 workers, handed over as $mode (a flow split between workers?)"
+        "$PY" - "$W/dpdk2$mode.stats.json" "$mode" <<'EOF' || fail "dpdk, 2 workers ($mode): hand-over"
 import json, sys
-s = json.load(open(sys.argv[1]))
+s, mode = json.load(open(sys.argv[1])), sys.argv[2]
 h, pw = s["handover"], [w["packets"] for w in s["per_worker"]]
-print("     DPDK 2 queues, 2 workers: packets %s, handed over %d (received %d, dropped %d, "
-      "as mbufs without a copy %d)" % (pw, h["sent"], h["received"], h["drops"], h["zero_copy"]))
-# af_packet's frames fit one mbuf each, and the take limit (mbufs / 8) is far
-# above what one send keeps in flight: every packet goes over uncopied
+print("     DPDK 2 queues, 2 workers, %s: packets %s, handed over %d (received %d, dropped %d, "
+      "as mbufs without a copy %d)" % (mode, pw, h["sent"], h["received"], h["drops"], h["zero_copy"]))
+# af_packet's frames fit one mbuf each, and the default take limit (a quarter
+# of the pool, split between the two workers) is far above what one send
+# keeps in flight: every packet goes over uncopied; with the limit 0, none
+want = h["sent"] if mode == "mbuf" else 0
 sys.exit(0 if len(pw) == 2 and min(pw) > 0 and h["sent"] > 0 and h["sent"] == h["received"]
-         and h["drops"] == 0 and h["zero_copy"] == h["sent"] else 1)
+         and h["drops"] == 0 and h["zero_copy"] == want else 1)
 EOF
-    DPDK_DONE=", DPDK af_packet with 1 and 2 workers"
+    done
+    DPDK_DONE=", DPDK af_packet with 1 and 2 workers, hand-over as mbufs and as copies"
 fi
 
 # ---- 2. SIGINT, after the first 200 packets only

@@ -105,6 +105,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.capture.dpdk.port, 0);
     CU_ASSERT_EQUAL(c.capture.dpdk.queues, 1);
     CU_ASSERT_EQUAL(c.capture.dpdk.mbufs, 8191);
+    CU_ASSERT_EQUAL(c.capture.dpdk.handover_pool_percent, 25);
 
     CU_ASSERT_EQUAL(c.decoder.n_vxlan_ports, 1);
     CU_ASSERT_EQUAL(c.decoder.vxlan_ports[0], 4789);
