@@ -1,8 +1,9 @@
 /* detect/dga.c - the DGA classifier; see dga.h. scripts/train-dga computes
- * the same features in Python (the label rule, the suffix table and every
- * formula must stay in step with it). */
+ * the same features in Python (the label rule - both take the registrable
+ * domain from libpsl - and every formula must stay in step with it). */
 #include "dga.h"
 #include "crc32.h"
+#include "domain.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,32 +29,6 @@ const char *const dga_feature_names[DGA_NFEAT] = {
     "rare_bi", "dict_cov", "words", "longest_word", "cov_x_len", "bi_llr", "tri_llr",
 };
 
-/* Two-label public suffixes (scripts/train-dga SUFFIX2, sorted). */
-static const char *const suffix2[] = {
-    "3322.org", "ac.at", "ac.cn", "ac.id", "ac.il", "ac.in", "ac.jp", "ac.ke", "ac.kr", "ac.nz",
-    "ac.th", "ac.uk", "ac.za", "amazonaws.com", "appspot.com", "asn.au", "azurewebsites.net",
-    "biz.pl", "blog.br", "blogspot.com", "br.com", "changeip.com", "cloudfront.net", "cn.com",
-    "co.at", "co.id", "co.il", "co.in", "co.jp", "co.ke", "co.kr", "co.nz", "co.th", "co.uk",
-    "co.za", "com.ar", "com.au", "com.bd", "com.be", "com.bh", "com.br", "com.cn", "com.co",
-    "com.cy", "com.de", "com.ec", "com.eg", "com.es", "com.fr", "com.gr", "com.hk", "com.kw",
-    "com.lb", "com.mt", "com.mx", "com.my", "com.ng", "com.np", "com.om", "com.pe", "com.ph",
-    "com.pk", "com.pl", "com.pt", "com.qa", "com.ru", "com.sa", "com.sg", "com.tr", "com.tw",
-    "com.ua", "com.uy", "com.ve", "com.vn", "ddns.net", "de.com", "duckdns.org", "dyndns.org",
-    "dynu.net", "ed.jp", "edu.au", "edu.br", "edu.cn", "edu.hk", "edu.in", "edu.mx", "edu.my",
-    "edu.sg", "edu.tr", "edu.tw", "edu.vn", "eu.com", "firm.in", "gb.com", "gen.in", "gen.tr",
-    "github.io", "go.id", "go.jp", "go.kr", "go.th", "gob.ar", "gob.mx", "gov.au", "gov.br",
-    "gov.cn", "gov.hk", "gov.il", "gov.in", "gov.my", "gov.sg", "gov.tr", "gov.tw", "gov.ua",
-    "gov.uk", "gov.vn", "gov.za", "govt.nz", "gr.jp", "gv.at", "herokuapp.com", "hopto.org",
-    "id.au", "idv.tw", "in.th", "in.ua", "ind.in", "info.pl", "jpn.com", "kiev.ua", "ltd.uk",
-    "me.uk", "msk.ru", "muni.il", "ne.jp", "ne.kr", "net.ar", "net.au", "net.br", "net.cn",
-    "net.hk", "net.il", "net.in", "net.mx", "net.my", "net.nz", "net.pl", "net.ru", "net.sg",
-    "net.tr", "net.tw", "net.ua", "net.uk", "net.vn", "net.za", "nic.in", "no-ip.biz",
-    "no-ip.info", "no-ip.org", "or.at", "or.id", "or.jp", "or.ke", "or.kr", "or.th", "org.ar",
-    "org.au", "org.br", "org.cn", "org.hk", "org.il", "org.in", "org.mx", "org.my", "org.nz",
-    "org.pl", "org.ru", "org.sg", "org.tr", "org.tw", "org.ua", "org.uk", "org.vn", "org.za",
-    "plc.uk", "pp.ru", "re.kr", "ru.com", "sa.com", "sch.uk", "spb.ru", "sytes.net", "uk.com",
-    "us.com", "waw.pl", "web.id", "web.za", "za.com", "zapto.org",
-};
 /* Names under these top-level labels are never scored. */
 static const char *const skip_tld[] = {
     "arpa", "corp", "example", "home", "internal", "intranet", "invalid", "lan", "local", "localdomain", "localhost", "onion", "private", "test",
@@ -701,8 +676,13 @@ fail:
     return NULL;
 }
 
-/* The label rule. Returns the start and length of the registrable label
- * within name (and of its suffix) or 0. */
+/* The label rule: the registrable domain from the Public Suffix List
+ * (domain.c, libpsl: the same rule as every finding's domainWithSuffix),
+ * whose first label is scored. Names with an empty label, under a
+ * skip_tld, that are a public suffix themselves (co.uk, or
+ * ec2-1-2-3-4.compute-1.amazonaws.com under a wildcard rule) or whose label
+ * is longer than DGA_MAX_LABEL are not scored. Returns the label's length
+ * (its start in *lab_off; the registrable domain ends at *end_out), or 0. */
 static size_t
 split_name(const char *name, size_t *lab_off, size_t *end_out)
 {
@@ -711,64 +691,38 @@ split_name(const char *name, size_t *lab_off, size_t *end_out)
         n--;
     if (!n || n > 253)
         return 0;
-    /* label boundaries: up to the last 3 labels matter */
-    size_t dots[3];         /* positions of the last three dots */
-    int nd = 0;
-    for (size_t i = n; i-- > 0;) {
+    size_t last_dot = 0;
+    int dots = 0;
+    for (size_t i = 0; i < n; i++) {
         if (name[i] == '.') {
-            if (nd < 3)
-                dots[nd++] = i;
-            if (i + 1 == n || i == 0 || name[i - 1] == '.')
+            if (i == 0 || i + 1 == n || name[i - 1] == '.')
                 return 0;   /* empty label */
+            last_dot = i;
+            dots++;
         }
     }
-    if (nd == 0)
+    if (!dots)
         return 0;
-    /* top-level label */
-    const char *tld = name + dots[0] + 1;
-    size_t tl = n - dots[0] - 1;
+    const char *tld = name + last_dot + 1;
+    size_t tl = n - last_dot - 1;
     for (size_t i = 0; i < sizeof(skip_tld) / sizeof(skip_tld[0]); i++)
         if (strlen(skip_tld[i]) == tl && !strncasecmp(skip_tld[i], tld, tl))
             return 0;
-    size_t s2 = nd >= 2 ? dots[1] + 1 : 0;      /* start of the last two labels */
-    size_t l2 = n - s2;
-    int two = 0;
-    if (l2 < 32) {
-        char key[32];
-        for (size_t i = 0; i < l2; i++) {
-            unsigned char c = (unsigned char)name[s2 + i];
-            key[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        }
-        key[l2] = '\0';
-        size_t lo = 0, hi = sizeof(suffix2) / sizeof(suffix2[0]);
-        while (lo < hi) {           /* suffix2 is in strcmp order */
-            size_t mid = (lo + hi) / 2;
-            int c = strcmp(key, suffix2[mid]);
-            if (!c) {
-                two = 1;
-                break;
-            }
-            if (c < 0)
-                hi = mid;
-            else
-                lo = mid + 1;
-        }
-    }
-    size_t start, end;
-    if (two) {
-        if (nd < 2)
-            return 0;       /* the name is a suffix itself */
-        end = dots[1];
-        start = nd >= 3 ? dots[2] + 1 : 0;
-    } else {
-        end = dots[0];
-        start = nd >= 2 ? dots[1] + 1 : 0;
-    }
-    if (end - start == 0 || end - start > DGA_MAX_LABEL)
+    char buf[256], reg[256];
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    if (domain_registrable(buf, reg, sizeof(reg)) != DOMAIN_OK)
         return 0;
-    *lab_off = start;
+    size_t rl = strlen(reg);
+    const char *dot = memchr(reg, '.', rl);
+    if (!dot || rl > n)
+        return 0;
+    size_t ll = (size_t)(dot - reg);
+    if (!ll || ll > DGA_MAX_LABEL)
+        return 0;
+    *lab_off = n - rl;
     *end_out = n;
-    return end - start;
+    return ll;
 }
 
 size_t
@@ -1062,13 +1016,12 @@ dga_score_label(const struct dga_model *m, const char *lab, size_t n, const char
     return ez / (1.0 + ez);
 }
 
-double
-dga_score(const struct dga_model *m, const char *name)
+size_t
+dga_label_suffix(const char *name, char *lab, char *suf, size_t sufsize)
 {
     size_t off, end, len = split_name(name, &off, &end);
-    if (!len)
-        return -1.0;
-    char lab[DGA_MAX_LABEL + 1], suf[256];
+    if (!len || end - (off + len + 1) + 1 > sufsize)
+        return 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[off + i];
         lab[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -1080,7 +1033,15 @@ dga_score(const struct dga_model *m, const char *name)
         suf[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
     suf[sl] = '\0';
-    return dga_score_label(m, lab, len, suf);
+    return len;
+}
+
+double
+dga_score(const struct dga_model *m, const char *name)
+{
+    char lab[DGA_MAX_LABEL + 1], suf[256];
+    size_t len = dga_label_suffix(name, lab, suf, sizeof(suf));
+    return len ? dga_score_label(m, lab, len, suf) : -1.0;
 }
 
 int

@@ -46,7 +46,7 @@ build fuzz_dns tests/fuzz/fuzz_dns.c decoders/dns.c decoders/dns_tcp.c decoders/
 build fuzz_capfile tests/fuzz/fuzz_capfile.c capture/cap_file.c
 build fuzz_lists tests/fuzz/fuzz_lists.c detect/lists.c -Idetect -Iconfig
 build fuzz_config tests/fuzz/fuzz_config.c config/cfg.c config/cfg_yaml.c -lyaml
-build fuzz_dgamodel tests/fuzz/fuzz_dgamodel.c detect/dga.c -Idetect -lm
+build fuzz_dgamodel tests/fuzz/fuzz_dgamodel.c detect/dga.c detect/domain.c -Idetect -lm -lpsl -lpthread
 
 # Decoder seeds: every frame of the project's own captures, prefixed with the
 # link-type selector byte of fuzz_decode.c.

@@ -58,6 +58,16 @@ static void test_label(void)
     CU_ASSERT_EQUAL(dga_label("host.ec2.internal", b, sizeof(b)), 0);
     CU_ASSERT_EQUAL(dga_label("1.0.0.10.in-addr.arpa", b, sizeof(b)), 0);
     CU_ASSERT_EQUAL(dga_label("co.uk", b, sizeof(b)), 0);
+    /* the Public Suffix List through libpsl, private section included */
+    CU_ASSERT_EQUAL(dga_label("s3.amazonaws.com", b, sizeof(b)), 0);
+    CU_ASSERT_EQUAL(dga_label("ec2-1-2-3-4.compute-1.amazonaws.com", b, sizeof(b)), 0);
+    CU_ASSERT_EQUAL(dga_label("x.y.assets.s3.amazonaws.com", b, sizeof(b)), 6);
+    CU_ASSERT_STRING_EQUAL(b, "assets");
+    CU_ASSERT_EQUAL(dga_label("a.b.Mysite.blogspot.com", b, sizeof(b)), 6);
+    CU_ASSERT_STRING_EQUAL(b, "mysite");
+    CU_ASSERT_EQUAL(dga_label("qwkzmr.gov.pl", b, sizeof(b)), 6);
+    CU_ASSERT_STRING_EQUAL(b, "qwkzmr");
+    CU_ASSERT_EQUAL(dga_label("foo.zz", b, sizeof(b)), 3);       /* unknown TLD: rule '*' */
     CU_ASSERT_EQUAL(dga_label("a..com", b, sizeof(b)), 0);
     CU_ASSERT_EQUAL(dga_label("", b, sizeof(b)), 0);
     CU_ASSERT_DOUBLE_EQUAL(dga_score(model, "printer.local"), -1.0, 1e-9);
@@ -112,7 +122,7 @@ static void test_scores(void)
 {
     static const char *const benign[] = {
         "google.com", "www.facebook.com", "mail.yahoo.co.jp", "en.wikipedia.org",
-        "s3.amazonaws.com", "github.com", "login.microsoftonline.com", "api.stripe.com",
+        "assets.s3.amazonaws.com", "github.com", "login.microsoftonline.com", "api.stripe.com",
         "d1a2b3c4e5f6g7.cloudfront.net", "weather.com", "bbc.co.uk",
     };
     static const char *const dga[] = {
