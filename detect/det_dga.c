@@ -13,14 +13,16 @@
  *       a query for a domain on a threat list whose category is "dga"
  *       (det_threat.c leaves those to this detector).
  *
- * Never scored: names whose registrable domain is on detect.dga.whitelist or
- * on the trusted list, names under arpa/local/internal/..., one-label names.
+ * Never scored: names whose registrable domain, or the public suffix it is
+ * under, is on detect.dga.whitelist; names on the trusted list; names under
+ * arpa/local/internal/...; one-label names and public suffixes themselves.
  * State: one entry per client (max_hosts, least recently used evicted), each
  * remembering its last 32 DGA-like NXDOMAIN names (hash + time) and three
  * sample names; nothing is allocated per record. */
 #include "det.h"
 #include "cfg.h"
 #include "dga.h"
+#include "domain.h"
 #include "lists.h"
 
 #include <errno.h>
@@ -94,8 +96,22 @@ wl_has(const struct dga_det *t, uint64_t h)
     }
 }
 
+/* What a whitelist line stands for: its registrable domain, or, when the
+ * name is a public suffix of two or more labels, that suffix (lower-case,
+ * into out). 0 when it is neither. */
+static int
+wl_key(const char *s, char *out, size_t n)
+{
+    if (dga_registrable(s, out, n))
+        return 1;
+    return domain_registrable(s, out, n) == DOMAIN_SELF && strchr(out, '.') != NULL;
+}
+
 /* The whitelist file: one registrable domain a line ("www." and a final dot
- * are dropped; names are reduced to their registrable domain), '#' comments. */
+ * are dropped; names are reduced to their registrable domain), '#' comments.
+ * A public suffix of two or more labels ("cloudfront.net", "s3.amazonaws.com",
+ * "blogspot.com") stands for every registrable domain under it: CDNs and
+ * hosting providers give each customer a hashed label of its own. */
 static int
 wl_load(struct dga_det *t, const char *path, char *err, unsigned errlen)
 {
@@ -115,7 +131,7 @@ wl_load(struct dga_det *t, const char *path, char *err, unsigned errlen)
         s[strcspn(s, " \t\r\n#,")] = '\0';
         if (!*s)
             continue;
-        if (!dga_registrable(s, reg, sizeof(reg))) {
+        if (!wl_key(s, reg, sizeof(reg))) {
             snprintf(err, errlen, "%s:%u: '%s' is not a domain name", path, lineno, s);
             fclose(f);
             return -1;
@@ -370,7 +386,8 @@ dga_dns(void *state, const struct dns_rec *d)
         return;
     char reg[DNS_MAX_NAME];
     size_t rl = dga_registrable(d->qname, reg, sizeof(reg));
-    if (!rl || wl_has(t, fnv(reg, rl)))
+    const char *suf = memchr(reg, '.', rl);     /* "cloudfront.net" of "d1x.cloudfront.net" */
+    if (!rl || !suf || wl_has(t, fnv(reg, rl)) || wl_has(t, fnv(suf + 1, rl - (size_t)(suf + 1 - reg))))
         return;
     double score = dga_score(t->model, d->qname);
     if (score <= t->threshold)
