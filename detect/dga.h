@@ -1,13 +1,13 @@
 /* detect/dga.h - a small, fast classifier of algorithmically generated
  * domain names (DGA), used by det_dga.c and `mirrorguard dga-score`.
  *
- * What is scored is the registrable label: the label left of the public
- * suffix ("x7fk2qpl" of "www.x7fk2qpl.com.cn"; "cvyh1po6" of
- * "cvyh1po6.ddns.net"). Until libpsl lands the suffix is found with a small
- * table of two-label suffixes (co.uk, com.cn, dynamic-DNS and hosting
- * domains such as ddns.net, cloudfront.net ...) and otherwise the last label;
- * names under arpa, local, internal, lan, home, corp ... and one-label names
- * are not scored. scripts/train-dga mirrors this rule exactly.
+ * What is scored is the registrable label: the first label of the name's
+ * registrable domain from the Public Suffix List through libpsl (domain.h):
+ * "x7fk2qpl" of "www.x7fk2qpl.com.cn", "cvyh1po6" of "cvyh1po6.ddns.net",
+ * "assets" of "x.assets.s3.amazonaws.com". Names under arpa, local,
+ * internal, lan, home, corp ..., one-label names and public suffixes
+ * themselves ("s3.amazonaws.com") are not scored. scripts/train-dga takes
+ * the labels from the same libpsl and list.
  *
  * Features (DGA_NFEAT, in this order; the model file names them):
  *   len, loglen, entropy (Shannon, bits/char), vowels, digits, distinct
