@@ -24,6 +24,7 @@
 # leaves the reproducer in build-fuzz/<target>-crash-*.
 #
 # Environment: FUZZ_CC (clang), FUZZ_JOBS (targets run at once, default 1),
+# FUZZ_TARGETS (which of them, default all six, e.g. "fuzz_dgamodel fuzz_config"),
 # FUZZ_SHARED_PCAPS (default ../shared/data/pcaps beside the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -143,7 +144,7 @@ run_target() {   # target: run, report, save
     return $rc
 }
 
-TARGETS="fuzz_decode fuzz_dns fuzz_capfile fuzz_lists fuzz_config fuzz_dgamodel"
+TARGETS=${FUZZ_TARGETS:-"fuzz_decode fuzz_dns fuzz_capfile fuzz_lists fuzz_config fuzz_dgamodel"}
 
 # Regression reproducers: each must run clean.
 status=0
