@@ -923,9 +923,10 @@ cmd_dga_score(int argc, char **argv)
         return 2;
     }
     double thr = c.detect.dga.threshold > 0 ? c.detect.dga.threshold : dga_model_threshold(m);
-    /* A batch of names at a time: with --stats, finding the registrable
+    /* With --stats, a batch of names at a time: finding the registrable
      * domains (libpsl) and scoring them are timed as two loops, so the
-     * timer's own cost stays out of the figures. */
+     * timer's own cost stays out of the figures. Without it, one name at a
+     * time, so an analyst typing names sees each answer at once. */
     enum { BATCH = 1024 };
     struct item { char name[256], lab[DGA_MAX_LABEL + 1], suf[256]; size_t ll; double sc; };
     struct item *it = malloc(BATCH * sizeof(*it));
@@ -939,8 +940,8 @@ cmd_dga_score(int argc, char **argv)
     unsigned long n = 0;
     double spent = 0, spent_psl = 0;
     for (int eof = 0; !eof;) {
-        unsigned k = 0;
-        while (k < BATCH) {
+        unsigned k = 0, kmax = stats ? BATCH : 1;
+        while (k < kmax) {
             if (!fgets(line, sizeof(line), stdin)) {
                 eof = 1;
                 break;
