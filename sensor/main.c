@@ -557,6 +557,7 @@ workers_link(struct worker *ws, unsigned n)
         if (!ws[i].fwd_out || !ws[i].fwd_in)
             return -1;
         ws[i].n_fwd = n;
+        ws[i].fwd_group = ws;
         /* At most this many of a worker's mbufs wait in the others' rings
          * (beyond it packets are copied): a slow worker must not drain the
          * pool every queue refills from. The workers share

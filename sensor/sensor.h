@@ -90,6 +90,7 @@ struct worker {
      * workers in the group, 0: no hand-over. */
     unsigned n_fwd;
     struct ring **fwd_out, **fwd_in;
+    struct worker *fwd_group;       /* the n_fwd workers, fwd_group[id] is this one */
     _Atomic uint32_t fwd_taken;     /* our packets handed over as the source's buffer, not yet back */
     uint32_t fwd_take_max;          /* beyond this many, hand over copies */
     uint64_t pkt_idx;               /* packets read so far (all, owned or not) */

@@ -236,8 +236,6 @@ conn_decided(struct worker *w, const struct dec_pkt *p, const struct flow_hit *h
     emit_conn(w, &ev);
 }
 
-/* ICMP destination unreachable (RFC 792) / ICMPv6 (RFC 4443 3.1) quotes
- * the refused packet: its flow's attempt failed. Decoded without tunnels. */
 /* An ICMP or ICMPv6 destination unreachable: it quotes the flow it fails. */
 static inline int
 is_unreachable(const struct dec_pkt *p)
@@ -245,6 +243,8 @@ is_unreachable(const struct dec_pkt *p)
     return (p->proto == 1 && p->icmp_type == 3) || (p->proto == 58 && p->icmp_type == 1);
 }
 
+/* ICMP destination unreachable (RFC 792) / ICMPv6 (RFC 4443 3.1) quotes
+ * the refused packet: its flow's attempt failed. Decoded without tunnels. */
 static int
 decode_quote(const struct dec_pkt *p, struct dec_pkt *q)
 {
@@ -661,9 +661,7 @@ struct fwd_pkt {
     uint16_t linktype;
     uint8_t _pad[6];
     const uint8_t *ref;         /* taken: the bytes in the source's buffer; NULL: in data[] */
-    void *handle;               /* taken: what put_taken() gives back */
-    void (*put_taken)(void *const *handles, unsigned n);
-    _Atomic uint32_t *taken;    /* the sender's count of its buffers out */
+    void *handle;               /* taken: what the sender's put_taken() gives back */
     uint8_t data[];
 };
 
@@ -720,17 +718,11 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
         f->wirelen = b[i].wirelen;
         f->linktype = b[i].linktype;
         f->handle = h;
-        if (h) {
-            f->ref = b[i].data;
-            f->put_taken = src->ops->put_taken;
-            f->taken = &w->fwd_taken;
+        f->ref = h ? b[i].data : NULL;
+        if (h)
             w->st.fwd_zero_copy++;
-        } else {
-            f->ref = NULL;
-            f->put_taken = NULL;
-            f->taken = NULL;
+        else
             memcpy(f->data, b[i].data, b[i].caplen);
-        }
         ring_commit(w->fwd_out[o]);
         w->st.fwd_sent++;
     }
@@ -749,21 +741,19 @@ fwd_drain(struct worker *w)
         if (from == w->id)
             continue;
         struct ring *r = w->fwd_in[from];
+        /* what the sender took from its source goes back through that
+         * source, and off the sender's count (live: one source a worker) */
+        struct worker *sender = &w->fwd_group[from];
         for (;;) {
             uint64_t pos = ring_pos(r);
             unsigned n = 0;
             uint32_t kind, len;
             const struct fwd_pkt *f;
             void *taken[CAP_BURST];
-            void (*put)(void *const *, unsigned) = NULL;
-            _Atomic uint32_t *ctr = NULL;
             unsigned nt = 0;
             while (n < CAP_BURST && (f = ring_next(r, &pos, &kind, &len))) {
-                if (f->handle) {
+                if (f->handle)
                     taken[nt++] = f->handle;
-                    put = f->put_taken;         /* one source type per run */
-                    ctr = f->taken;             /* and one sender per ring */
-                }
                 b[n].data = f->ref ? f->ref : f->data;
                 b[n].caplen = f->caplen;
                 b[n].wirelen = f->wirelen;
@@ -777,9 +767,9 @@ fwd_drain(struct worker *w)
                 break;
             w->st.fwd_received += n;
             worker_burst(w, b, n);
-            if (nt) {
-                put(taken, nt);                 /* processed: the mbufs go back */
-                atomic_fetch_sub_explicit(ctr, nt, memory_order_relaxed);
+            if (nt) {                           /* processed: the mbufs go back */
+                sender->srcs[0]->ops->put_taken(taken, nt);
+                atomic_fetch_sub_explicit(&sender->fwd_taken, nt, memory_order_relaxed);
             }
             ring_release_to(r, pos);
             if (n < CAP_BURST)
