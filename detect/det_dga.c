@@ -384,18 +384,18 @@ dga_dns(void *state, const struct dns_rec *d)
     /* the burst picture: answered NXDOMAIN (rcode 3) */
     if (trusted || !d->has_response || d->rcode != 3)
         return;
-    /* one libpsl answer for the whitelist and the score: the label and
-     * its public suffix ("d1x" and "cloudfront.net"), the registrable
-     * domain is the two joined */
-    char lab[DGA_MAX_LABEL + 1], suf[DNS_MAX_NAME], reg[DNS_MAX_NAME + DGA_MAX_LABEL + 2];
-    size_t ll = dga_label_suffix(d->qname, lab, suf, sizeof(suf));
+    /* one libpsl answer for the whitelist and the score: the registrable
+     * domain, its label and its public suffix ("d1x.cloudfront.net",
+     * "d1x", "cloudfront.net") */
+    char reg[DNS_MAX_NAME];
+    size_t ll = dga_split(d->qname, reg, sizeof(reg));
     if (!ll)
         return;
-    size_t sl = strlen(suf);
-    size_t rl = (size_t)snprintf(reg, sizeof(reg), "%s.%s", lab, suf);
-    if (wl_has(t, fnv(reg, rl)) || wl_has(t, fnv(suf, sl)))
+    const char *suf = reg + ll + 1;
+    size_t rl = strlen(reg);
+    if (wl_has(t, fnv(reg, rl)) || wl_has(t, fnv(suf, rl - ll - 1)))
         return;
-    double score = dga_score_label(t->model, lab, ll, suf);
+    double score = dga_score_label(t->model, reg, ll, suf);
     if (score <= t->threshold)
         return;
     uint64_t now = d->response_ns ? d->response_ns : d->query_ns;

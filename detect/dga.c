@@ -681,21 +681,20 @@ fail:
  * whose first label is scored. Names with an empty label, under a
  * skip_tld, that are a public suffix themselves (co.uk, or
  * ec2-1-2-3-4.compute-1.amazonaws.com under a wildcard rule) or whose label
- * is longer than DGA_MAX_LABEL are not scored. Returns the label's length
- * (its start in *lab_off; the registrable domain ends at *end_out), or 0. */
-static size_t
-split_name(const char *name, size_t *lab_off, size_t *end_out)
+ * is longer than DGA_MAX_LABEL are not scored. */
+size_t
+dga_split(const char *name, char *reg, size_t n)
 {
-    size_t n = strlen(name);
-    if (n && name[n - 1] == '.')
-        n--;
-    if (!n || n > 253)
+    size_t len = strlen(name);
+    if (len && name[len - 1] == '.')
+        len--;
+    if (!len || len > 253)
         return 0;
     size_t last_dot = 0;
     int dots = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < len; i++) {
         if (name[i] == '.') {
-            if (i == 0 || i + 1 == n || name[i - 1] == '.')
+            if (i == 0 || i + 1 == len || name[i - 1] == '.')
                 return 0;   /* empty label */
             last_dot = i;
             dots++;
@@ -704,37 +703,25 @@ split_name(const char *name, size_t *lab_off, size_t *end_out)
     if (!dots)
         return 0;
     const char *tld = name + last_dot + 1;
-    size_t tl = n - last_dot - 1;
+    size_t tl = len - last_dot - 1;
     for (size_t i = 0; i < sizeof(skip_tld) / sizeof(skip_tld[0]); i++)
         if (strlen(skip_tld[i]) == tl && !strncasecmp(skip_tld[i], tld, tl))
             return 0;
-    char buf[256], reg[256];
-    memcpy(buf, name, n);
-    buf[n] = '\0';
-    if (domain_registrable(buf, reg, sizeof(reg)) != DOMAIN_OK)
+    if (domain_registrable(name, reg, n) != DOMAIN_OK)
         return 0;
-    size_t rl = strlen(reg);
-    const char *dot = memchr(reg, '.', rl);
-    if (!dot || rl > n)
-        return 0;
-    size_t ll = (size_t)(dot - reg);
-    if (!ll || ll > DGA_MAX_LABEL)
-        return 0;
-    *lab_off = n - rl;
-    *end_out = n;
-    return ll;
+    const char *dot = strchr(reg, '.');
+    size_t ll = dot ? (size_t)(dot - reg) : 0;
+    return ll <= DGA_MAX_LABEL ? ll : 0;
 }
 
 size_t
 dga_label(const char *name, char *out, size_t n)
 {
-    size_t off, end, len = split_name(name, &off, &end);
+    char reg[256];
+    size_t len = dga_split(name, reg, sizeof(reg));
     if (!len || len + 1 > n)
         return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[off + i];
-        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    }
+    memcpy(out, reg, len);
     out[len] = '\0';
     return len;
 }
@@ -742,15 +729,7 @@ dga_label(const char *name, char *out, size_t n)
 size_t
 dga_registrable(const char *name, char *out, size_t n)
 {
-    size_t off, end, len = split_name(name, &off, &end);
-    if (!len || end - off + 1 > n)
-        return 0;
-    for (size_t i = off; i < end; i++) {
-        unsigned char c = (unsigned char)name[i];
-        out[i - off] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    }
-    out[end - off] = '\0';
-    return end - off;
+    return dga_split(name, out, n) ? strlen(out) : 0;
 }
 
 static inline int
@@ -1016,32 +995,12 @@ dga_score_label(const struct dga_model *m, const char *lab, size_t n, const char
     return ez / (1.0 + ez);
 }
 
-size_t
-dga_label_suffix(const char *name, char *lab, char *suf, size_t sufsize)
-{
-    size_t off, end, len = split_name(name, &off, &end);
-    if (!len || end - (off + len + 1) + 1 > sufsize)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[off + i];
-        lab[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    }
-    lab[len] = '\0';
-    size_t sl = end - (off + len + 1);
-    for (size_t i = 0; i < sl; i++) {
-        unsigned char c = (unsigned char)name[off + len + 1 + i];
-        suf[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    }
-    suf[sl] = '\0';
-    return len;
-}
-
 double
 dga_score(const struct dga_model *m, const char *name)
 {
-    char lab[DGA_MAX_LABEL + 1], suf[256];
-    size_t len = dga_label_suffix(name, lab, suf, sizeof(suf));
-    return len ? dga_score_label(m, lab, len, suf) : -1.0;
+    char reg[256];
+    size_t len = dga_split(name, reg, sizeof(reg));
+    return len ? dga_score_label(m, reg, len, reg + len + 1) : -1.0;
 }
 
 int

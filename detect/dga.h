@@ -108,10 +108,11 @@ size_t dga_label(const char *name, char *out, size_t n);
  * the name has none (same rule as dga_label). */
 size_t dga_registrable(const char *name, char *out, size_t n);
 
-/* Both at once: the label into lab[DGA_MAX_LABEL + 1] and its public suffix
- * into suf[sufsize] (lower-case); returns the label's length, 0 when the
- * name is not scored. The registrable domain comes from libpsl (domain.h). */
-size_t dga_label_suffix(const char *name, char *lab, char *suf, size_t sufsize);
+/* The registrable domain (libpsl, domain.h) into reg[n] (lower-case);
+ * returns the length of its label, reg[0..len), which reg[len] == '.'
+ * separates from the public suffix, reg + len + 1; 0 when the name is not
+ * scored. */
+size_t dga_split(const char *name, char *reg, size_t n);
 
 /* Features of a label (lower-case, 1..DGA_MAX_LABEL bytes) into f[DGA_NFEAT]. */
 void dga_features(const struct dga_model *m, const char *label, size_t len, double *f);

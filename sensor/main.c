@@ -929,7 +929,7 @@ cmd_dga_score(int argc, char **argv)
      * timer's own cost stays out of the figures. Without it, one name at a
      * time, so an analyst typing names sees each answer at once. */
     enum { BATCH = 1024 };
-    struct item { char name[256], lab[DGA_MAX_LABEL + 1], suf[256]; size_t ll; double sc; };
+    struct item { char name[256], reg[256]; size_t ll; double sc; };
     struct item *it = malloc(BATCH * sizeof(*it));
     if (!it) {
         fprintf(stderr, "mirrorguard: dga-score: out of memory\n");
@@ -955,10 +955,11 @@ cmd_dga_score(int argc, char **argv)
         }
         double t0 = stats ? mono_s() : 0;
         for (unsigned i = 0; i < k; i++)
-            it[i].ll = dga_label_suffix(it[i].name, it[i].lab, it[i].suf, sizeof(it->suf));
+            it[i].ll = dga_split(it[i].name, it[i].reg, sizeof(it->reg));
         double t1 = stats ? mono_s() : 0;
         for (unsigned i = 0; i < k; i++)
-            it[i].sc = it[i].ll ? dga_score_label(m, it[i].lab, it[i].ll, it[i].suf) : -1.0;
+            it[i].sc = it[i].ll ? dga_score_label(m, it[i].reg, it[i].ll,
+                                                  it[i].reg + it[i].ll + 1) : -1.0;
         if (stats) {
             double t2 = mono_s();
             spent_psl += t1 - t0;

@@ -28,7 +28,8 @@
  * few odd files; regressions: tests/fuzz/regress/fuzz_dgamodel):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
  *       -std=gnu11 -D_GNU_SOURCE -Idetect -Idecoders -Iconfig \
- *       tests/fuzz/fuzz_dgamodel.c detect/dga.c -lm -o build-fuzz/fuzz_dgamodel
+ *       tests/fuzz/fuzz_dgamodel.c detect/dga.c detect/domain.c -lm -lpsl -lpthread \
+ *       -o build-fuzz/fuzz_dgamodel
  *   build-fuzz/fuzz_dgamodel -max_len=32768 -artifact_prefix=build-fuzz/dgamodel- \
  *       build-fuzz/corpus-dgamodel tests/fuzz/corpus/dgamodel
  */
