@@ -2,29 +2,53 @@
  *
  * The detection thread drains every worker ring, hands each record to the
  * detectors and forwards it to the output ring; the output thread owns all
- * I/O. Both poll their rings: when a ring is empty they back off from
- * sched_yield() to short sleeps so an idle sensor costs nothing, and a busy
- * one never blocks in the kernel. */
+ * I/O. Both poll their rings and sleep while a ring is empty, for longer
+ * when the records come as a trickle (see struct backoff), so an idle sensor
+ * costs nothing and a busy one never blocks in the kernel. */
 #include "sensor.h"
 #include "det.h"
 
-#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
 
-/* An empty ring: yield a few times, then sleep 50 us, then 500 us. The
- * producers batch their publishing, so records arrive in bursts and a short
- * sleep costs no throughput, while spinning would take the core the worker
- * needs (this runs on two-core machines). Live latency stays under 1 ms. */
+/* An empty ring: sleep, for a time that adapts to how many records the
+ * consumer found since it last slept. Producers publish in batches, so
+ * records arrive in bursts; every wake-up costs a context switch, and on a
+ * two-core machine that is taken from a worker. A fixed 50 us sleep woke
+ * the detection and output threads ~34,000 times a second during a replay
+ * that gave them a few records each time (0.15 s of CPU in a 0.6 s run).
+ * So: fewer than BACKOFF_FEW records since the last sleep, sleep twice as
+ * long next time (up to BACKOFF_MAX_US: live latency stays under 1 ms, and
+ * the smallest ring, replay's 8192 records, takes far longer than that to
+ * fill); more than BACKOFF_MANY, back to BACKOFF_MIN_US. */
+#define BACKOFF_MIN_US  50
+#define BACKOFF_MAX_US  1000
+#define BACKOFF_FEW     256
+#define BACKOFF_MANY    2048
+
+struct backoff {
+    unsigned sleep_us;      /* the next sleep */
+    unsigned got;           /* records since the last sleep */
+};
+
 static void
-idle_backoff(unsigned *idle)
+backoff_got(struct backoff *b, unsigned n)
 {
-    if (++*idle < 4) {
-        sched_yield();
-        return;
-    }
-    struct timespec ts = { 0, *idle < 64 ? 50000 : 500000 };
+    b->got += n;
+}
+
+static void
+idle_backoff(struct backoff *b)
+{
+    if (b->sleep_us < BACKOFF_MIN_US)
+        b->sleep_us = BACKOFF_MIN_US;
+    else if (b->got >= BACKOFF_MANY)
+        b->sleep_us = BACKOFF_MIN_US;
+    else if (b->got < BACKOFF_FEW)
+        b->sleep_us = b->sleep_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : b->sleep_us * 2;
+    b->got = 0;
+    struct timespec ts = { 0, (long)b->sleep_us * 1000 };
     nanosleep(&ts, NULL);
 }
 
@@ -102,7 +126,8 @@ detect_record(struct pipeline *p, struct det_set *ds, const struct mg_rec *m, ui
 static void
 detect_live(struct pipeline *p, struct det_set *ds)
 {
-    unsigned ended = 0, idle = 0;
+    unsigned ended = 0;
+    struct backoff idle = { 0, 0 };
     int ended_w[MG_MAX_WORKERS] = { 0 };
 
     while (ended < p->n_workers) {
@@ -126,7 +151,7 @@ detect_live(struct pipeline *p, struct det_set *ds)
             }
         }
         if (got) {
-            idle = 0;
+            backoff_got(&idle, got);
             ring_flush(p->det_out);
         } else {
             idle_backoff(&idle);
@@ -142,7 +167,8 @@ detect_live(struct pipeline *p, struct det_set *ds)
 static void
 detect_merge(struct pipeline *p, struct det_set *ds)
 {
-    unsigned n = p->n_workers, ended = 0, idle = 0, since_flush = 0;
+    unsigned n = p->n_workers, ended = 0, since_flush = 0;
+    struct backoff idle = { 0, 0 };
     int ended_w[MG_MAX_WORKERS] = { 0 };
 
     while (ended < n) {
@@ -175,7 +201,7 @@ detect_merge(struct pipeline *p, struct det_set *ds)
             idle_backoff(&idle);
             continue;
         }
-        idle = 0;
+        backoff_got(&idle, 1);
         if (bkind == REC_END) {
             ended_w[bi] = 1;
             ended++;
@@ -212,7 +238,8 @@ void *
 output_main(void *arg)
 {
     struct pipeline *p = arg;
-    unsigned idle = 0, n = 0;
+    unsigned n = 0;
+    struct backoff idle = { 0, 0 };
     for (;;) {
         uint32_t kind, len;
         atomic_fetch_add_explicit(&p->out_epoch, 1, memory_order_release);
@@ -222,7 +249,7 @@ output_main(void *arg)
             idle_backoff(&idle);
             continue;
         }
-        idle = 0;
+        backoff_got(&idle, 1);
         if (kind == REC_END) {
             ring_release(p->det_out);
             break;
