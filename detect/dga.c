@@ -152,64 +152,109 @@ sym_of_model_char(char c)
 #define FNV_OFF 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
 
-/* The trie while the model loads: 26 children (0 = none) a node. */
-struct tnode {
-    uint32_t ch[26];
-    uint8_t word;
-};
-struct tbuild {
-    struct tnode *n;
-    size_t len, cap;
+/* The dictionary while the model loads: its words one after another
+ * (3..15 letters, no terminator), where each starts and how long it is. */
+struct wlist {
+    char *buf;
+    size_t used, cap;
+    uint32_t *off;
+    uint8_t *len;
+    size_t n, capn;
 };
 
 static int
-trie_add(struct tbuild *t, const char *w, size_t wl)
+wlist_add(struct wlist *l, const char *w, size_t wl)
 {
-    if (!t->len) {
-        t->cap = 1 << 16;
-        if (!(t->n = calloc(t->cap, sizeof(*t->n))))
+    if (l->used + wl > l->cap) {
+        size_t c = l->cap ? 2 * l->cap : 1 << 20;
+        char *nb = realloc(l->buf, c);
+        if (!nb)
             return -1;
-        t->len = 1;                             /* the root */
+        l->buf = nb;
+        l->cap = c;
     }
-    uint32_t x = 0;
-    for (size_t i = 0; i < wl; i++) {
-        unsigned c = (unsigned)(w[i] - 'a');
-        if (!t->n[x].ch[c]) {
-            if (t->len == t->cap) {
-                struct tnode *nn = realloc(t->n, 2 * t->cap * sizeof(*nn));
-                if (!nn)
-                    return -1;
-                memset(nn + t->cap, 0, t->cap * sizeof(*nn));
-                t->n = nn;
-                t->cap *= 2;
-            }
-            t->n[x].ch[c] = (uint32_t)t->len++;
-        }
-        x = t->n[x].ch[c];
+    if (l->n == l->capn) {
+        size_t c = l->capn ? 2 * l->capn : 1 << 16;
+        uint32_t *no = realloc(l->off, c * sizeof(*no));
+        if (!no)
+            return -1;
+        l->off = no;
+        uint8_t *nl = realloc(l->len, c);
+        if (!nl)
+            return -1;
+        l->len = nl;
+        l->capn = c;
     }
-    t->n[x].word = 1;
+    memcpy(l->buf + l->used, w, wl);
+    l->off[l->n] = (uint32_t)l->used;
+    l->len[l->n++] = (uint8_t)wl;
+    l->used += wl;
     return 0;
 }
 
-/* Lay out node x of t (already placed at out[at]) and its subtree: its
- * children at *next onwards, then each child's subtree, depth first. */
 static void
-trie_layout(const struct tbuild *t, uint32_t x, uint64_t *out, size_t at, size_t *next)
+wlist_free(struct wlist *l)
 {
-    const struct tnode *nd = &t->n[x];
+    free(l->buf);
+    free(l->off);
+    free(l->len);
+    memset(l, 0, sizeof(*l));
+}
+
+/* strcmp order of words i and j; *lcp gets their common prefix's length. */
+static int
+wlist_cmp(const struct wlist *l, size_t i, size_t j, size_t *lcp)
+{
+    const char *a = l->buf + l->off[i], *b = l->buf + l->off[j];
+    size_t la = l->len[i], lb = l->len[j], k = 0;
+    while (k < la && k < lb && a[k] == b[k])
+        k++;
+    *lcp = k;
+    if (k < la && k < lb)
+        return (unsigned char)a[k] < (unsigned char)b[k] ? -1 : 1;
+    return la < lb ? -1 : la > lb;
+}
+
+static inline char
+wl_at(const struct wlist *l, size_t i, size_t d)
+{
+    return l->buf[l->off[i] + d];
+}
+
+/* Lay out the node of the prefix (length d) that words [lo, hi) share, at
+ * out[at], and its subtree: its children at *next onwards (in letter
+ * order), then each child's subtree, depth first. The words are sorted and
+ * unique, so a word equal to the prefix comes first and each child's words
+ * are consecutive. */
+static void
+trie_build(const struct wlist *l, size_t lo, size_t hi, size_t d, uint64_t *out, size_t at,
+           size_t *next)
+{
+    uint64_t word = 0;
+    if (lo < hi && l->len[lo] == d) {
+        word = 1ull << 26;
+        lo++;
+    }
     uint64_t bits = 0;
     unsigned k = 0;
-    for (unsigned c = 0; c < 26; c++)
-        if (nd->ch[c]) {
-            bits |= 1ull << c;
-            k++;
-        }
+    for (size_t i = lo; i < hi; ) {
+        char c = wl_at(l, i, d);
+        bits |= 1ull << (c - 'a');
+        k++;
+        while (i < hi && wl_at(l, i, d) == c)
+            i++;
+    }
     size_t base = *next;
     *next += k;
-    out[at] = bits | (nd->word ? 1ull << 26 : 0) | (uint64_t)base << 32;
-    for (unsigned c = 0, i = 0; c < 26; c++)
-        if (nd->ch[c])
-            trie_layout(t, nd->ch[c], out, base + i++, next);
+    out[at] = bits | word | (uint64_t)base << 32;
+    for (size_t i = lo, ci = 0; i < hi; ci++) {
+        size_t j = i;
+        char c = wl_at(l, i, d);
+        while (j < hi && wl_at(l, j, d) == c)
+            j++;
+        trie_build(l, i, j, d + 1, out, base + ci, next);
+        i = j;
+    }
 }
 
 /* The child of trie node v for letter c (0..25) or 0 (the root is never a
@@ -315,7 +360,7 @@ dga_model_load(const char *path, char *err, size_t errlen)
     char *line = malloc(DGA_MODEL_LINE);
     char **tok = malloc(MAXTOK * sizeof(*tok));
     uint8_t *seen = NULL;       /* embedding rows given, a bit each */
-    struct tbuild tb = { 0 };
+    struct wlist wl_words = { 0 };
     if (!m || !tri || !refs || !srefs || !line || !tok) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto fail;
@@ -393,8 +438,14 @@ dga_model_load(const char *path, char *err, size_t errlen)
                     unsigned i4 = i3 * 26 + (unsigned)(wd[3] - 'a');
                     m->first4[i4 >> 2] |= (uint8_t)((wl == 4 ? 1u : 2u) << (2 * (i4 & 3)));
                 }
-                if (trie_add(&tb, wd, wl) != 0) {
+                if (wlist_add(&wl_words, wd, wl) != 0) {
                     snprintf(err, errlen, "%s: out of memory", path);
+                    goto fail;
+                }
+                size_t lcp;
+                if (wl_words.n > 1 && wlist_cmp(&wl_words, wl_words.n - 2, wl_words.n - 1, &lcp) >= 0) {
+                    snprintf(err, errlen, "%s:%u: dictionary word '%s': the words must be sorted "
+                             "and unique (scripts/train-dga writes them so)", path, lineno, wd);
                     goto fail;
                 }
                 nwords++;
@@ -614,15 +665,27 @@ dga_model_load(const char *path, char *err, size_t errlen)
     }
     free(tri);
     tri = NULL;
-    m->trie = malloc(tb.len * sizeof(*m->trie));
+    /* one node a distinct prefix: the root, and for each word the letters
+     * beyond what it shares with the word before it */
+    size_t nodes = 1;
+    for (size_t i = 0; i < wl_words.n; i++) {
+        size_t lcp = 0;
+        if (i)
+            (void)wlist_cmp(&wl_words, i - 1, i, &lcp);
+        nodes += wl_words.len[i] - lcp;
+    }
+    m->trie = malloc(nodes * sizeof(*m->trie));
     if (!m->trie) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto fail;
     }
     m->trie_n = 1;
-    trie_layout(&tb, 0, m->trie, 0, &m->trie_n);
-    free(tb.n);
-    tb.n = NULL;
+    trie_build(&wl_words, 0, wl_words.n, 0, m->trie, 0, &m->trie_n);
+    wlist_free(&wl_words);
+    if (m->trie_n != nodes) {               /* cannot happen with sorted, unique words */
+        snprintf(err, errlen, "%s: dictionary: %zu trie nodes, expected %zu", path, m->trie_n, nodes);
+        goto fail;
+    }
     m->xlog2x[0] = 0.0;
     for (int i = 1; i <= DGA_MAX_LABEL; i++)
         m->xlog2x[i] = i * log2((double)i);
@@ -671,7 +734,7 @@ fail:
     free(line);
     free(tok);
     free(seen);
-    free(tb.n);
+    wlist_free(&wl_words);
     dga_model_free(m);
     return NULL;
 }

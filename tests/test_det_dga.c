@@ -170,6 +170,9 @@ static void test_model_errors(void)
         { "mgdga 2\nfeature entropy 1 1\n", ":2: feature 'entropy': expected 'len'", NULL },
         { "mgdga 2\nbi a% 3\n", ":2: malformed 'bi'", NULL },
         { "mgdga 2\nw Apple\n", ":2: dictionary word", NULL },
+        /* the trie is built from the sorted list in one pass */
+        { "mgdga 2\nw cat\nw bat\n", ":3: dictionary word 'bat': the words must be sorted", NULL },
+        { "mgdga 2\nw cat\nw cat\n", ":3: dictionary word 'cat': the words must be sorted", NULL },
         { "mgdga 2\nfrobnicate 2\n", ":2: unknown key 'frobnicate'", NULL },
         /* cut: no end */
         { "mgdga 2\nsmoothing 0.5\n", "no 'end' line", NULL },
