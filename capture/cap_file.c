@@ -78,8 +78,7 @@
 
 /* How far ahead mapped files get their page tables filled. */
 #define CAP_FILE_POP_WINDOW ((size_t)4 << 20)
-#define CAP_FILE_SBUF   ((size_t)4 << 20)   /* stream buffer */
-#define CAP_FILE_SREFILL ((size_t)(16 + 262144 + 64))  /* >= the largest record: less to move */
+#define CAP_FILE_SBUF   ((size_t)4 << 20)   /* stream buffer: > the largest record (1 and 2 MB measured slower) */
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22           /* Linux 5.14; older headers lack it */
 #endif
@@ -560,13 +559,21 @@ out:
 /* ------------------------------------------------------------------------ */
 /* ops */
 
-/* Stream mode: keep at least SREFILL bytes (more than the largest record)
- * ahead of the read position, moving the unread tail to the front. Packets
- * of earlier bursts are invalid afterwards, as cap.h allows. */
+/* Stream mode: refill when the next record is not whole in the buffer,
+ * moving that piece of it to the front (so what moves is less than one
+ * record; refilling whenever fewer than 256 KB were left moved ~250 KB of
+ * whole records per 4 MB read: 1.6% more worker CPU per packet, measured).
+ * Packets of earlier bursts are invalid afterwards, as cap.h allows. */
 static void stream_refill(struct cap_file *f)
 {
-    if (!f->more || f->len - f->off >= CAP_FILE_SREFILL)
+    if (!f->more)
         return;
+    size_t left = f->len - f->off;
+    if (left >= PCAP_REC_LEN) {
+        uint32_t cl = rd32(f->buf + f->off + 8, f->be);
+        if (cl > CAP_FILE_MAX_CAPLEN || cl <= left - PCAP_REC_LEN)
+            return;                     /* whole (or torn: pcap_burst says so) */
+    }
     size_t keep = f->len - f->off;
     memmove(f->sbuf, f->sbuf + f->off, keep);
     f->sbase += f->off;

@@ -510,6 +510,69 @@ static void test_pcap_variants(void)
     }
 }
 
+/* The classic pcap reader reads the file in 4 MB pieces and carries a record
+ * cut by a piece's end over to the next. A 10 MB file of records from 1 to
+ * 262144 bytes (several of the largest across the piece boundaries), read
+ * in bursts of 7 and checked byte for byte before each next burst (the
+ * data of a burst is valid until then); then the same file with its last
+ * record cut short gives every whole record and one bad record. */
+static uint8_t refill_byte(uint32_t i, uint32_t j) { return (uint8_t)(i * 31u + j * 7u + (j >> 8)); }
+static uint32_t refill_len(uint32_t i)
+{
+    static const uint32_t lens[] = { 60, 1514, 1, 9000, 594, 262144, 64, 40000, 1518, 0 };
+    return lens[i % (sizeof(lens) / sizeof(lens[0]))];
+}
+static void test_pcap_refill(void)
+{
+    struct bb b = { 0 };
+    uint8_t hdr[24] = { 0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0 };
+    hdr[16] = 0x00; hdr[17] = 0x00; hdr[18] = 0x04; hdr[19] = 0x00;    /* snaplen 262144 */
+    hdr[20] = 1;                                                        /* Ethernet */
+    putbytes(&b, hdr, sizeof(hdr));
+    uint32_t n = 0;
+    while (b.len < (size_t)10 << 20) {
+        uint32_t cl = refill_len(n);
+        uint8_t rh[16];
+        uint32_t v[4] = { 1000 + n, n % 1000000, cl, cl + 4 };
+        memcpy(rh, v, sizeof(rh));                  /* little endian, as the magic says */
+        putbytes(&b, rh, sizeof(rh));
+        for (uint32_t j = 0; j < cl; j++)
+            put8(&b, refill_byte(n, j));
+        n++;
+    }
+    for (int cut = 0; cut <= 1; cut++) {
+        char path[256], err[512];
+        size_t len = cut ? b.len - 1 : b.len;
+        CU_ASSERT_FATAL(write_tmp(b.p, len, path, sizeof(path)) == 0);
+        struct cap_source *s = cap_file_open(path, err, sizeof(err));
+        CU_ASSERT_FATAL(s != NULL);
+        struct cap_pkt pk[7];
+        uint32_t got = 0, bad = 0;
+        int r;
+        while ((r = s->ops->rx_burst(s, pk, 7)) != CAP_EOF) {
+            CU_ASSERT_FATAL(r >= 0);
+            for (int i = 0; i < r; i++, got++) {
+                uint32_t cl = refill_len(got);
+                int ok = pk[i].caplen == cl && pk[i].wirelen == cl + 4 &&
+                         pk[i].ts_ns == (1000ull + got) * 1000000000ull + (got % 1000000) * 1000ull;
+                for (uint32_t j = 0; ok && j < cl; j++)
+                    ok = pk[i].data[j] == refill_byte(got, j);
+                bad += !ok;
+            }
+            s->ops->release(s, pk, (unsigned)r);
+        }
+        struct cap_stats st;
+        s->ops->stats(s, &st);
+        CU_ASSERT_EQUAL(bad, 0);
+        CU_ASSERT_EQUAL(got, cut ? n - 1 : n);
+        CU_ASSERT_EQUAL(st.pkts, got);
+        CU_ASSERT_EQUAL(st.bad_records, (uint64_t)cut);
+        s->ops->close(s);
+        unlink(path);
+    }
+    bb_free(&b);
+}
+
 static void test_pcapng_both_orders(void)
 {
     for (int be = 0; be <= 1; be++) {
@@ -1213,6 +1276,7 @@ int test_cap_register(void)
     if (!s)
         return -1;
     if (!CU_add_test(s, "pcap: four variants, bursts, mmap, libpcap", test_pcap_variants) ||
+        !CU_add_test(s, "pcap: records cut by the read buffer's end", test_pcap_refill) ||
         !CU_add_test(s, "pcapng: both orders, sections, SPB, PB, skips", test_pcapng_both_orders) ||
         !CU_add_test(s, "pcapng: if_tsresol and if_tsoffset", test_pcapng_tsresol) ||
         !CU_add_test(s, "pcapng: agrees with libpcap", test_pcapng_vs_libpcap) ||
