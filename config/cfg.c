@@ -347,6 +347,8 @@ static const struct key detect_dga_keys[] = {
     KDBL("threshold", detect.dga.threshold, 0, 1, "0"),
     KU32("burst_names", detect.dga.burst_names, 2, 32, "5"),
     KU32("burst_seconds", detect.dga.burst_seconds, 1, 86400, "60"),
+    KDBL("threshold_low", detect.dga.threshold_low, 0, 1, "0"),
+    KU32("burst_names_low", detect.dga.burst_names_low, 0, 32, "6"),
     KSTR("whitelist", detect.dga.whitelist, ""),
     KU32("max_hosts", detect.dga.max_hosts, 16, 1048576, "4096"),
     KU32("report_interval", detect.dga.report_interval, 1, 86400, "300"),

@@ -248,6 +248,8 @@ struct cfg {
             double threshold;               /* score above = DGA-like; 0 = the model's own */
             uint32_t burst_names;           /* distinct high-score NXDOMAIN names ..., default 5 */
             uint32_t burst_seconds;         /* ... from one client within this, default 60 */
+            double threshold_low;           /* second rule: score above this; 0 = the model's own */
+            uint32_t burst_names_low;       /* ... this many distinct names, default 6; 0 = off */
             char *whitelist;                /* registrable domains never scored; "" = none */
             uint32_t max_hosts;             /* clients tracked (LRU), default 4096 */
             uint32_t report_interval;       /* seconds between repeat candidates, default 300 */

@@ -2,13 +2,15 @@
  *
  *   Trojan:EC2/DGADomainRequest.B     (High, 8.0)
  *       one client got NXDOMAIN for >= detect.dga.burst_names distinct names
- *       that the classifier (dga.h) scores above the threshold, within
- *       detect.dga.burst_seconds: the picture of malware walking its
- *       generated list until one name resolves. A single random-looking
- *       name is not enough (the classifier's false positives are ~0.1% a
- *       name; a burst of them from one host is rare). Reported when the
- *       burst is reached and again every report_interval while it goes on;
- *       the finding's domain is the name that completed the burst.
+ *       that the classifier (dga.h) scores above the threshold (0.1% false
+ *       positives a name), or for >= burst_names_low distinct names above
+ *       threshold_low (1% a name), within detect.dga.burst_seconds: the
+ *       picture of malware walking its generated list until one name
+ *       resolves. A single random-looking name is not enough; a burst of
+ *       them from one host is rare (scripts/eval-dga prints both rules'
+ *       odds per host, for each family and for benign names). Reported
+ *       when the burst is reached and again every report_interval while it
+ *       goes on; the finding's domain is the name that completed the burst.
  *   Trojan:EC2/DGADomainRequest.C!DNS (High, 8.0)
  *       a query for a domain on a threat list whose category is "dga"
  *       (det_threat.c leaves those to this detector).
@@ -17,8 +19,9 @@
  * under, is on detect.dga.whitelist; names on the trusted list; names under
  * arpa/local/internal/...; one-label names and public suffixes themselves.
  * State: one entry per client (max_hosts, least recently used evicted), each
- * remembering its last 32 DGA-like NXDOMAIN names (hash + time) and three
- * sample names; nothing is allocated per record. */
+ * remembering its last 32 DGA-like NXDOMAIN names (hash + time, and whether
+ * above the threshold or only above threshold_low) and three sample names;
+ * nothing is allocated per record. */
 #include "det.h"
 #include "cfg.h"
 #include "dga.h"
@@ -47,6 +50,7 @@ struct host {
     uint32_t prev, next;            /* LRU list, head = most recent */
     uint64_t name_hash[RING];
     uint64_t name_ns[RING];
+    uint32_t name_high;             /* bit i: name i scored above the threshold */
     uint64_t last_report_ns;
     uint32_t n_high;                /* DGA-like NXDOMAIN answers in all */
     uint32_t reports;
@@ -59,9 +63,9 @@ struct dga_det {
     struct det_env env;
     const struct dga_model *model;
     struct dga_model *own;
-    double threshold;
+    double threshold, threshold_low;    /* threshold_low <= threshold */
     uint64_t window_ns, report_ns;
-    unsigned burst;
+    unsigned burst, burst_low;          /* burst_low 0: the second rule is off */
     /* whitelist: FNV-1a hashes of registrable domains, open addressing */
     uint64_t *wl;
     size_t wl_mask;
@@ -223,6 +227,16 @@ dga_init(void **state, const struct det_env *env, char *err, unsigned errlen)
     t->threshold = c->detect.dga.threshold > 0 ? c->detect.dga.threshold
                                                : dga_model_threshold(t->model);
     t->burst = c->detect.dga.burst_names;
+    t->burst_low = c->detect.dga.burst_names_low;
+    t->threshold_low = c->detect.dga.threshold_low > 0 ? c->detect.dga.threshold_low
+                                                       : dga_model_threshold_low(t->model);
+    if (t->burst_low && t->threshold_low <= 0) {
+        snprintf(err, errlen, "detect.dga.burst_names_low: %u, but the model has no threshold_low "
+                 "(set detect.dga.threshold_low, or burst_names_low: 0)", t->burst_low);
+        goto fail;
+    }
+    if (!t->burst_low || t->threshold_low > t->threshold)
+        t->threshold_low = t->threshold;    /* one rule, or the second is the first's */
     t->window_ns = (uint64_t)c->detect.dga.burst_seconds * 1000000000ULL;
     t->report_ns = (uint64_t)c->detect.dga.report_interval * 1000000000ULL;
     if (c->detect.dga.whitelist && *c->detect.dga.whitelist) {
@@ -320,15 +334,16 @@ fill_dns(struct finding_cand *fc, const struct dns_rec *d, const char *type)
 
 static void
 report_burst(struct dga_det *t, struct host *e, const struct dns_rec *d, double score,
-             unsigned in_window)
+             unsigned in_high, unsigned in_low)
 {
     struct finding_cand *fc = &t->fc;
     fill_dns(fc, d, T_B);
     for (unsigned ns = NSAMPLE + 1; ns-- > 0;) {   /* fewer samples until it fits */
         size_t o = (size_t)snprintf(fc->info, sizeof(fc->info),
                                     "\"dgaScore\":%.4f,\"dgaThreshold\":%.4f,\"nxdomainBurst\":%u,"
+                                    "\"dgaThresholdLow\":%.4f,\"nxdomainBurstLow\":%u,"
                                     "\"burstSeconds\":%u,\"sampleNames\":[",
-                                    score, t->threshold, in_window,
+                                    score, t->threshold, in_high, t->threshold_low, in_low,
                                     (unsigned)(t->window_ns / 1000000000ULL));
         unsigned k = 0;
         for (unsigned j = 0; j < NSAMPLE && k < ns; j++) {
@@ -396,12 +411,13 @@ dga_dns(void *state, const struct dns_rec *d)
     if (wl_has(t, fnv(reg, rl)) || wl_has(t, fnv(suf, rl - ll - 1)))
         return;
     double score = dga_score_label(t->model, reg, ll, suf);
-    if (score <= t->threshold)
+    if (score <= t->threshold_low)
         return;
+    int high = score > t->threshold;
     uint64_t now = d->response_ns ? d->response_ns : d->query_ns;
     struct host *e = host_get(t, &d->client, d->family);
     e->vni = d->vni;
-    e->n_high++;
+    e->n_high += (uint32_t)high;
     if (score > e->max_score)
         e->max_score = score;
     uint64_t h = fnv(reg, rl);
@@ -422,17 +438,23 @@ dga_dns(void *state, const struct dns_rec *d)
         e->sample_i = (e->sample_i + 1) % NSAMPLE;
     }
     e->name_ns[slot] = now;
-    unsigned in_window = 0;
+    if (high)
+        e->name_high |= 1u << slot;
+    else
+        e->name_high &= ~(1u << slot);
+    unsigned in_high = 0, in_low = 0;
     for (int i = 0; i < RING; i++)
-        if (e->name_hash[i] && e->name_ns[i] + t->window_ns >= now)
-            in_window++;
-    if (!fresh || in_window < t->burst)
+        if (e->name_hash[i] && e->name_ns[i] + t->window_ns >= now) {
+            in_low++;
+            in_high += (e->name_high >> i) & 1;
+        }
+    if (!fresh || (in_high < t->burst && (!t->burst_low || in_low < t->burst_low)))
         return;
     if (e->reports && now < e->last_report_ns + t->report_ns)
         return;
     e->reports++;
     e->last_report_ns = now;
-    report_burst(t, e, d, score, in_window);
+    report_burst(t, e, d, score, in_high, in_low);
 }
 
 const struct det_ops det_dga_ops = {

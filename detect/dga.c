@@ -38,6 +38,7 @@ struct dga_model {
     double k;                   /* add-k smoothing */
     uint32_t rare;
     double threshold;
+    double threshold_low;           /* 1% false positives; 0 when the file has none */
     double mean[DGA_NFEAT], sd[DGA_NFEAT];
     /* the network (dga.h): 2^bits embedding rows of 'hidden' int8, row r at
      * emb + r * hidden; column j of a row is worth scale[j] */
@@ -282,6 +283,12 @@ double
 dga_model_threshold(const struct dga_model *m)
 {
     return m->threshold;
+}
+
+double
+dga_model_threshold_low(const struct dga_model *m)
+{
+    return m->threshold_low;
 }
 
 static int
@@ -556,6 +563,9 @@ dga_model_load(const char *path, char *err, size_t errlen)
         } else if (!strcmp(k, "rare")) {
             bad = nt != 2 || parse_u32(tok[1], &m->rare);
             have_rare = 1;
+        } else if (!strcmp(k, "threshold_low")) {
+            bad = nt != 2 || parse_double(tok[1], &m->threshold_low) || m->threshold_low < 0 ||
+                  m->threshold_low > 1;
         } else if (!strcmp(k, "threshold")) {
             bad = nt != 2 || parse_double(tok[1], &m->threshold) || m->threshold < 0 || m->threshold > 1;
             have_thr = 1;

@@ -38,7 +38,7 @@
  *
  * Model file (text, written by scripts/train-dga, about 7 MB): lines
  *   mgdga 2                         format version (first non-comment line)
- *   smoothing K | rare N | threshold T
+ *   smoothing K | rare N | threshold T | threshold_low T (optional)
  *   feature NAME MEAN SD            DGA_NFEAT lines, in the order above
  *   nn BITS HIDDEN MAXGRAM          the network's shape (8..22, 16..DGA_NN_MAXH
  *                                   in steps of 16,
@@ -96,6 +96,9 @@ void dga_model_free(struct dga_model *m);
 /* The threshold the trainer chose (0.1% false positives on benign
  * validation names). */
 double dga_model_threshold(const struct dga_model *m);
+/* And the one at 1% (the detector's second burst rule); 0 when the model
+ * file has no threshold_low line. */
+double dga_model_threshold_low(const struct dga_model *m);
 
 /* The feature names, in order (DGA_NFEAT of them). */
 extern const char *const dga_feature_names[DGA_NFEAT];

@@ -11,8 +11,9 @@ and, from t = 60 s, an infected process walks a domain list made by a small
 generator of our own (gen_dga below: random letters and digits from an LCG
 seeded by the date, 10-18 characters, .com/.net/.org/.info/.biz); the resolver
 answers NXDOMAIN to all but the last name. The expected finding's domain is the
-name that completes the burst: the 5th distinct NXDOMAIN name the shipped
-model (`mirrorguard dga-score`, --mg) scores above its threshold.
+name that completes the burst: the first at which 5 distinct NXDOMAIN names
+score above the shipped model's threshold, or 6 above its threshold_low
+(`mirrorguard dga-score`, --mg; det_dga.c's two rules with their defaults).
 
 dns-benign: a busy host (10.0.1.20) over 10 minutes: popular names, CDN and
 cloud names with long hashed labels (d1a2b3c4e5.cloudfront.net, S3 buckets,
@@ -113,7 +114,19 @@ def sensor_yaml(out, inst, vni, eni, iid, name):
 def scores(mg, names):
     r = subprocess.run([mg, "dga-score"], input="\n".join(names) + "\n", capture_output=True,
                        text=True, check=True)
-    return {ln.split()[0]: ln.split()[2] == "dga" for ln in r.stdout.splitlines()}
+    return {ln.split()[0]: float(ln.split()[1]) for ln in r.stdout.splitlines()}
+
+
+def model_thresholds():
+    """(threshold, threshold_low) of the shipped model file."""
+    th = {}
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "detect",
+                           "dga-model.txt")) as f:
+        for ln in f:
+            p = ln.split()
+            if len(p) == 2 and p[0] in ("threshold", "threshold_low"):
+                th[p[0]] = float(p[1])
+    return th["threshold"], th["threshold_low"]
 
 
 def write_case(out, name, truth, readme, n):
@@ -141,25 +154,29 @@ def dga_nxdomain(a):
         ident += 1
     # the infected process: 40 generated names, one every ~0.8 s from t = 60 s
     names = gen_dga(20240501 + a.seed, 40)
-    flagged = scores(a.mg, names)
-    nx = 0
+    sc = scores(a.mg, names)
+    thr, thr_low = model_thresholds()
+    nx = nx_low = 0
     trigger = None
     for i, nm in enumerate(names):
         t = T0 + 60 * 10**9 + i * 800_000_000 + rnd.randrange(10**8)
         last = i == len(names) - 1
         cap.dns(t, nm, ident, 30000 + ident % 20000, rcode=0 if last else 3)
         ident += 1
-        if not last and flagged.get(nm):
-            nx += 1
-            if nx == 5:
-                trigger = nm
+        if not last and sc[nm] > thr_low:
+            nx += sc[nm] > thr
+            nx_low += 1
+            if trigger is None and (nx == 5 or nx_low == 6):
+                trigger, at_high, at_low = nm, nx, nx_low
     cap.close()
     sensor_yaml(out, inst, 4211, "eni-0a1b2c3d4e5f60001", "i-0web0000000000001", "web")
     notes = ("instance web 10.0.1.10 makes 240 lookups of popular names over 300 s; from t=60 s an "
              "infected process queries 40 names from a toy DGA (LCG seeded by the date, 10-18 "
              "letters/digits, .com/.net/.org/.info/.biz), one every ~0.8 s; all but the last get "
-             "NXDOMAIN. %d of the 39 NXDOMAIN names score above the shipped model's threshold; the "
-             "5th of them (%s) completes the burst (5 within 60 s)" % (nx, trigger))
+             "NXDOMAIN. %d of the 39 NXDOMAIN names score above the shipped model's threshold, "
+             "%d above its threshold_low; %s completes the burst (%d and %d of them so far: 5 above "
+             "the threshold or 6 above threshold_low within 60 s)"
+             % (nx, nx_low, trigger, at_high, at_low))
     truth = {"findings": [{"type": T_B, "local": inst, "remote": trigger, "min_count": 1}],
              "forbidden_types": [T_C], "notes": notes, "packets": cap.n, "seed": a.seed,
              "dga_names": names}

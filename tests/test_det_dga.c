@@ -430,6 +430,97 @@ static void test_burst(void)
     stop();
 }
 
+/* Names the shipped model scores above its 1% threshold but not above its
+ * 0.1% one: pronounceable made-up labels, searched in a fixed order. */
+static unsigned mid_names(char (*out)[64], unsigned want)
+{
+    static const char cons[] = "bcdfghklmnprstvz", vow[] = "aeiou";
+    double lo = dga_model_threshold_low(model), hi = dga_model_threshold(model);
+    unsigned got_n = 0;
+    uint32_t x = 7;
+    for (unsigned tries = 0; tries < 200000 && got_n < want; tries++) {
+        char nm[64];
+        size_t k = 0, len = 6 + (tries % 7);
+        for (; k < len; k++) {
+            x = x * 1103515245u + 12345;
+            nm[k] = k % 2 ? vow[(x >> 16) % 5] : cons[(x >> 16) % 16];
+        }
+        snprintf(nm + k, sizeof(nm) - k, ".net");
+        double sc = dga_score(model, nm);
+        if (sc > lo && sc <= hi)
+            snprintf(out[got_n++], 64, "%s", nm);
+    }
+    return got_n;
+}
+
+/* The second rule: burst_names_low (6) distinct NXDOMAIN names above the
+ * model's 1% threshold, none above its 0.1% one; counted together with the
+ * first rule's names; off with burst_names_low 0; a model without a
+ * threshold_low line needs detect.dga.threshold_low. */
+static void test_burst_low(void)
+{
+    CU_ASSERT(dga_model_threshold_low(model) > 0.05);
+    CU_ASSERT(dga_model_threshold_low(model) < dga_model_threshold(model));
+    char mid[12][64];
+    CU_ASSERT_EQUAL_FATAL(mid_names(mid, 12), 12);
+    struct dns_rec d;
+    CU_ASSERT_EQUAL_FATAL(start(NULL, 0), 0);
+    for (unsigned i = 0; i < 5; i++) {
+        dns_rec_make(&d, 10, mid[i], 3, T0 + i * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 0);
+    dns_rec_make(&d, 10, mid[5], 3, T0 + 5 * S);
+    det_dga_ops.on_dns(st, &d);
+    CU_ASSERT_EQUAL_FATAL(n_got, 1);
+    CU_ASSERT_STRING_EQUAL(got[0].type, T_B);
+    CU_ASSERT(strstr(got[0].info, "\"nxdomainBurst\":0,") != NULL);
+    CU_ASSERT(strstr(got[0].info, "\"nxdomainBurstLow\":6,") != NULL);
+    /* another client: 4 above the 0.1% threshold and 1 between: neither
+     * rule yet (4 < 5, 5 < 6); one more between: the second rule */
+    char nm[64];
+    for (unsigned i = 0; i < 4; i++) {
+        dga_name(nm, sizeof(nm), 300 + i);
+        dns_rec_make(&d, 11, nm, 3, T0 + i * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    dns_rec_make(&d, 11, mid[6], 3, T0 + 4 * S);
+    det_dga_ops.on_dns(st, &d);
+    CU_ASSERT_EQUAL(n_got, 1);
+    dns_rec_make(&d, 11, mid[7], 3, T0 + 5 * S);
+    det_dga_ops.on_dns(st, &d);
+    CU_ASSERT_EQUAL_FATAL(n_got, 2);
+    CU_ASSERT(strstr(got[1].info, "\"nxdomainBurst\":4,") != NULL);
+    CU_ASSERT(strstr(got[1].info, "\"nxdomainBurstLow\":6,") != NULL);
+    stop();
+    /* off */
+    const char *off[] = { "detect.dga.burst_names_low=0" };
+    CU_ASSERT_EQUAL_FATAL(start(off, 1), 0);
+    for (unsigned i = 0; i < 12; i++) {
+        dns_rec_make(&d, 10, mid[i], 3, T0 + i * S);
+        det_dga_ops.on_dns(st, &d);
+    }
+    CU_ASSERT_EQUAL(n_got, 0);
+    stop();
+    /* a model file without threshold_low: refused with the key's name,
+     * unless the threshold is given or the rule is off */
+    const char *p = "/tmp/mg_test_dga_nolow.txt";
+    copy_model(p, "threshold_low ", "# no threshold_low", 1);
+    const char *need[] = { "detect.dga.model=/tmp/mg_test_dga_nolow.txt" };
+    CU_ASSERT_EQUAL(start(need, 1), -1);
+    CU_ASSERT(strstr(err, "detect.dga.burst_names_low") != NULL);
+    stop();
+    const char *given[] = { "detect.dga.model=/tmp/mg_test_dga_nolow.txt",
+                            "detect.dga.threshold_low=0.2" };
+    CU_ASSERT_EQUAL(start(given, 2), 0);
+    stop();
+    const char *none[] = { "detect.dga.model=/tmp/mg_test_dga_nolow.txt",
+                           "detect.dga.burst_names_low=0" };
+    CU_ASSERT_EQUAL(start(none, 2), 0);
+    stop();
+    remove(p);
+}
+
 /* How many findings one client's NXDOMAIN answers for names[0..n), one a
  * second, give when the whitelist file at path (named in sets) holds text. */
 static unsigned nx_burst(const char *path, const char *text, const char **sets,
@@ -594,6 +685,7 @@ int test_det_dga_register(void)
         !CU_add_test(s, "checksum and trainer's scores (sref lines)", test_crc_sref) ||
         !CU_add_test(s, "the suffix token", test_suffix_token) ||
         !CU_add_test(s, "NXDOMAIN burst per client", test_burst) ||
+        !CU_add_test(s, "second burst rule at the 1% threshold", test_burst_low) ||
         !CU_add_test(s, "whitelist", test_whitelist) ||
         !CU_add_test(s, "threat lists of category dga", test_threat_list_dga) ||
         !CU_add_test(s, "bounded state", test_bounded))
