@@ -156,7 +156,7 @@ def dga_nxdomain(a):
     names = gen_dga(20240501 + a.seed, 40)
     sc = scores(a.mg, names)
     thr, thr_low = model_thresholds()
-    nx = nx_low = 0
+    nx = nx_low = at_high = at_low = 0
     trigger = None
     for i, nm in enumerate(names):
         t = T0 + 60 * 10**9 + i * 800_000_000 + rnd.randrange(10**8)

@@ -127,7 +127,7 @@ static void
 detect_live(struct pipeline *p, struct det_set *ds)
 {
     unsigned ended = 0;
-    struct backoff idle = { 0, 0 };
+    struct backoff bo = { 0, 0 };
     int ended_w[MG_MAX_WORKERS] = { 0 };
 
     while (ended < p->n_workers) {
@@ -151,10 +151,10 @@ detect_live(struct pipeline *p, struct det_set *ds)
             }
         }
         if (got) {
-            backoff_got(&idle, got);
+            backoff_got(&bo, got);
             ring_flush(p->det_out);
         } else {
-            idle_backoff(&idle);
+            idle_backoff(&bo);
         }
     }
 }
@@ -168,7 +168,7 @@ static void
 detect_merge(struct pipeline *p, struct det_set *ds)
 {
     unsigned n = p->n_workers, ended = 0, since_flush = 0;
-    struct backoff idle = { 0, 0 };
+    struct backoff bo = { 0, 0 };
     int ended_w[MG_MAX_WORKERS] = { 0 };
 
     while (ended < n) {
@@ -198,10 +198,10 @@ detect_merge(struct pipeline *p, struct det_set *ds)
                 ring_flush(p->det_out);
                 since_flush = 0;
             }
-            idle_backoff(&idle);
+            idle_backoff(&bo);
             continue;
         }
-        backoff_got(&idle, 1);
+        backoff_got(&bo, 1);
         if (bkind == REC_END) {
             ended_w[bi] = 1;
             ended++;
@@ -239,17 +239,17 @@ output_main(void *arg)
 {
     struct pipeline *p = arg;
     unsigned n = 0;
-    struct backoff idle = { 0, 0 };
+    struct backoff bo = { 0, 0 };
     for (;;) {
         uint32_t kind, len;
         atomic_fetch_add_explicit(&p->out_epoch, 1, memory_order_release);
         const struct mg_rec *m = ring_peek(p->det_out, &kind, &len);
         if (!m) {
             output_poll(&p->out);       /* Redis retries go on when idle */
-            idle_backoff(&idle);
+            idle_backoff(&bo);
             continue;
         }
-        backoff_got(&idle, 1);
+        backoff_got(&bo, 1);
         if (kind == REC_END) {
             ring_release(p->det_out);
             break;
