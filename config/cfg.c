@@ -67,6 +67,7 @@ enum ktype {
 #define K_POW2   2u     /* integers: a power of two */
 #define K_UNIQUE 4u     /* string lists: no repeated item */
 #define K_NONEMPTY 8u   /* string lists: at least one item */
+#define K_OFF0   16u    /* integers: 0 (off) or min..max */
 
 struct key {
     const char *name;
@@ -348,7 +349,7 @@ static const struct key detect_dga_keys[] = {
     KU32("burst_names", detect.dga.burst_names, 2, 32, "5"),
     KU32("burst_seconds", detect.dga.burst_seconds, 1, 86400, "60"),
     KDBL("threshold_low", detect.dga.threshold_low, 0, 1, "0"),
-    KU32("burst_names_low", detect.dga.burst_names_low, 0, 32, "6"),
+    KU32("burst_names_low", detect.dga.burst_names_low, 2, 32, "6", .flags = K_OFF0),
     KSTR("whitelist", detect.dga.whitelist, ""),
     KU32("max_hosts", detect.dga.max_hosts, 16, 1048576, "4096"),
     KU32("report_interval", detect.dga.report_interval, 1, 86400, "300"),
@@ -952,8 +953,8 @@ static void expected(const struct key *k, char *out, size_t len)
         break;
     case KT_INT:
     case KT_U32:
-        snprintf(out, len, "an integer %lld..%lld%s", k->min, k->max,
-                 (k->flags & K_POW2) ? ", a power of two" : "");
+        snprintf(out, len, "%san integer %lld..%lld%s", (k->flags & K_OFF0) ? "0 (off) or " : "",
+                 k->min, k->max, (k->flags & K_POW2) ? ", a power of two" : "");
         break;
     case KT_DBL:
         snprintf(out, len, "a number %g..%g", k->dmin, k->dmax);
@@ -1311,8 +1312,13 @@ static bool get_int(struct ld *w, const struct key *k, const struct cfg_node *n,
             err(w, n, path, "\"%s\" is not an integer (expected %s)", n->str, exp);
         return false;
     }
+    if (r == 0 && *v == 0 && (k->flags & K_OFF0))
+        return true;
     if (r == -2 || *v < lo || *v > hi) {
-        err(w, n, path, "must be between %lld and %lld (got %s)", lo, hi, n->str);
+        if (k->flags & K_OFF0)
+            err(w, n, path, "must be 0 (off) or between %lld and %lld (got %s)", lo, hi, n->str);
+        else
+            err(w, n, path, "must be between %lld and %lld (got %s)", lo, hi, n->str);
         return false;
     }
     return true;

@@ -162,10 +162,11 @@ struct dns_txn_table *dns_txn_new(uint32_t capacity, uint64_t timeout_ns)
     }
     for (uint32_t i = 0; i < nb; i++)
         t->bucket[i] = NIL;
-    /* Entries are handed out from next_new until the table has been full
-     * once, then from the free list: calloc's pages stay untouched (and
-     * unallocated) until used, instead of writing a free list through all
-     * of them at start (65,536 entries are 22 MB per worker). */
+    /* Released entries are reused first (the free list); only when none is
+     * free does an entry come from next_new, the part never used: calloc's
+     * pages stay untouched (and unallocated) until needed, instead of a
+     * free list written through all of them at start (65,536 entries are
+     * 22 MB per worker). */
     t->cap = capacity;
     t->mask = nb - 1;
     t->free_head = NIL;

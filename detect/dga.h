@@ -38,7 +38,9 @@
  *
  * Model file (text, written by scripts/train-dga, about 7 MB): lines
  *   mgdga 2                         format version (first non-comment line)
- *   smoothing K | rare N | threshold T | threshold_low T (optional)
+ *   smoothing K | rare N | threshold T | threshold_low T (without it the
+ *                                   detector's second burst rule needs
+ *                                   detect.dga.threshold_low, or is off)
  *   feature NAME MEAN SD            DGA_NFEAT lines, in the order above
  *   nn BITS HIDDEN MAXGRAM          the network's shape (8..22, 16..DGA_NN_MAXH
  *                                   in steps of 16,

@@ -111,22 +111,25 @@ def sensor_yaml(out, inst, vni, eni, iid, name):
         f.write("findings:\n  publishing_frequency: 60\n")
 
 
-def scores(mg, names):
-    r = subprocess.run([mg, "dga-score"], input="\n".join(names) + "\n", capture_output=True,
-                       text=True, check=True)
-    return {ln.split()[0]: float(ln.split()[1]) for ln in r.stdout.splitlines()}
+def verdicts(mg, names, threshold=None):
+    """The C tool's own verdict for each name (its comparison, not one of
+    printed digits) at the model's threshold, or at the one given (the
+    model file's text, so the same double)."""
+    cmd = [mg, "dga-score"] + (["--set", "detect.dga.threshold=" + threshold] if threshold else [])
+    r = subprocess.run(cmd, input="\n".join(names) + "\n", capture_output=True, text=True,
+                       check=True)
+    return {ln.split()[0]: ln.split()[2] == "dga" for ln in r.stdout.splitlines()}
 
 
-def model_thresholds():
-    """(threshold, threshold_low) of the shipped model file."""
-    th = {}
+def model_threshold_low():
+    """threshold_low of the shipped model file, as written there."""
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "detect",
                            "dga-model.txt")) as f:
         for ln in f:
             p = ln.split()
-            if len(p) == 2 and p[0] in ("threshold", "threshold_low"):
-                th[p[0]] = float(p[1])
-    return th["threshold"], th["threshold_low"]
+            if len(p) == 2 and p[0] == "threshold_low":
+                return p[1]
+    raise SystemExit("scen_dga.py: the shipped model has no threshold_low")
 
 
 def write_case(out, name, truth, readme, n):
@@ -154,8 +157,8 @@ def dga_nxdomain(a):
         ident += 1
     # the infected process: 40 generated names, one every ~0.8 s from t = 60 s
     names = gen_dga(20240501 + a.seed, 40)
-    sc = scores(a.mg, names)
-    thr, thr_low = model_thresholds()
+    high = verdicts(a.mg, names)
+    above_low = verdicts(a.mg, names, model_threshold_low())
     nx = nx_low = at_high = at_low = 0
     trigger = None
     for i, nm in enumerate(names):
@@ -163,8 +166,8 @@ def dga_nxdomain(a):
         last = i == len(names) - 1
         cap.dns(t, nm, ident, 30000 + ident % 20000, rcode=0 if last else 3)
         ident += 1
-        if not last and sc[nm] > thr_low:
-            nx += sc[nm] > thr
+        if not last and above_low[nm]:
+            nx += high[nm]
             nx_low += 1
             if trigger is None and (nx == 5 or nx_low == 6):
                 trigger, at_high, at_low = nm, nx, nx_low

@@ -409,6 +409,15 @@ static void test_set_errors(void)
                 "is a list: expected an index 0..2");
     const char *s7[] = { "ring_size=3000" };
     expect_fail(NULL, s7, 1, "--set ring_size: ring_size: must be a power of two");
+    /* 0 turns it off; otherwise at least 2, as for burst_names */
+    const char *s9[] = { "detect.dga.burst_names_low=1" };
+    expect_fail(NULL, s9, 1, "--set detect.dga.burst_names_low: detect.dga.burst_names_low: "
+                "must be 0 (off) or between 2 and 32 (got 1)");
+    struct cfg c0;
+    const char *s10[] = { "detect.dga.burst_names_low=0" };
+    CU_ASSERT_EQUAL_FATAL(cfg_load(&c0, NULL, s10, 1, errbuf, sizeof(errbuf)), 0);
+    CU_ASSERT_EQUAL(c0.detect.dga.burst_names_low, 0);
+    cfg_free(&c0);
     /* The override's own VNI clashes with the file's. */
     const char *s8[] = { "mirror_sessions.1.vni=101" };
     expect_fail(EXAMPLE, s8, 1, "--set mirror_sessions.1.vni: mirror_sessions[1].vni: "
