@@ -52,9 +52,7 @@ struct host {
     uint64_t name_ns[RING];
     uint32_t name_high;             /* bit i: name i scored above the threshold */
     uint64_t last_report_ns;
-    uint32_t n_high;                /* DGA-like NXDOMAIN answers in all */
     uint32_t reports;
-    double max_score;
     unsigned sample_i;
     char sample[NSAMPLE][SAMPLE_LEN];
 };
@@ -417,9 +415,6 @@ dga_dns(void *state, const struct dns_rec *d)
     uint64_t now = d->response_ns ? d->response_ns : d->query_ns;
     struct host *e = host_get(t, &d->client, d->family);
     e->vni = d->vni;
-    e->n_high += (uint32_t)high;
-    if (score > e->max_score)
-        e->max_score = score;
     uint64_t h = fnv(reg, rl);
     int slot = -1, oldest = 0;
     for (int i = 0; i < RING; i++) {
