@@ -574,11 +574,10 @@ static void stream_refill(struct cap_file *f)
         if (cl > CAP_FILE_MAX_CAPLEN || cl <= left - PCAP_REC_LEN)
             return;                     /* whole (or torn: pcap_burst says so) */
     }
-    size_t keep = f->len - f->off;
-    memmove(f->sbuf, f->sbuf + f->off, keep);
+    memmove(f->sbuf, f->sbuf + f->off, left);
     f->sbase += f->off;
     f->off = 0;
-    f->len = keep;
+    f->len = left;
     while (f->len < CAP_FILE_SBUF) {
         ssize_t r = read(f->sfd, f->sbuf + f->len, CAP_FILE_SBUF - f->len);
         if (r < 0 && errno == EINTR)

@@ -41,9 +41,7 @@ backoff_got(struct backoff *b, unsigned n)
 static void
 idle_backoff(struct backoff *b)
 {
-    if (b->sleep_us < BACKOFF_MIN_US)
-        b->sleep_us = BACKOFF_MIN_US;
-    else if (b->got >= BACKOFF_MANY)
+    if (b->sleep_us < BACKOFF_MIN_US || b->got >= BACKOFF_MANY)
         b->sleep_us = BACKOFF_MIN_US;
     else if (b->got < BACKOFF_FEW)
         b->sleep_us = b->sleep_us * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : b->sleep_us * 2;
