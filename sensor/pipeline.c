@@ -60,7 +60,13 @@ forward(struct pipeline *p, uint32_t kind, const void *rec, uint32_t len)
             ring_commit(p->det_out);
             return 0;
         }
-        if (!p->block && kind != REC_END) {
+        /* Live, a full ring drops records rather than stall the
+         * detectors: flow and DNS records, counted. Never a finding (nor
+         * the end mark): those wait for room, and while they wait the
+         * workers' rings fill and drop packets' records instead, counted
+         * there. So a stalled Redis or disk costs flow records, loudly,
+         * not findings. */
+        if (!p->block && kind != REC_END && kind != REC_FINDING) {
             p->det_drops++;
             return -1;
         }
