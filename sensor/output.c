@@ -85,9 +85,20 @@ publish_fn(void *arg, const struct finding_pub *p)
 {
     struct output *o = arg;
     if (o->findings) {
+        /* Each finding reaches the file at once (they are few): a reader
+         * tailing it, or a crash, never waits on 64 KiB of others; a write
+         * error is said when it happens, and again at close. */
         ob_str(o->xb, p->json);
         ob_ch(o->xb, '\n');
-        ob_line_done(o->xb);
+        ob_flush(o->xb);
+        if (fflush(o->findings) != 0)
+            o->xb->err = 1;
+        if (o->xb->err && !o->findings_err_said) {
+            o->findings_err_said = 1;
+            fprintf(stderr, "mirrorguard: writing %s failed: %s (finding lines lost from here; "
+                    "Redis delivery goes on)\n", o->cfg->outputs.findings_path,
+                    strerror(errno ? errno : EIO));
+        }
     }
     if (o->redis)
         redis_out_submit(o->redis, p->id, p->type, p->severity, p->updated_at,
@@ -467,8 +478,15 @@ close_one(FILE *f, struct obuf *b, int own, const char *path, char *err, size_t 
     if (own && fclose(f) != 0)
         bad = 1;
     if (bad) {
-        snprintf(err, errlen, "writing %s failed: %s (records lost)",
-                 path && strcmp(path, "-") ? path : "stdout", strerror(errno ? errno : EIO));
+        /* After any earlier message (Redis, another file): all of them count. */
+        size_t used = errlen ? strnlen(err, errlen) : 0;
+        if (used && used + 2 < errlen) {
+            memcpy(err + used, "; ", 3);
+            used += 2;
+        }
+        if (used + 1 < errlen)
+            snprintf(err + used, errlen - used, "writing %s failed: %s (records lost)",
+                     path && strcmp(path, "-") ? path : "stdout", strerror(errno ? errno : EIO));
         return -1;
     }
     return 0;
@@ -478,6 +496,8 @@ int
 output_close(struct output *o, char *err, size_t errlen)
 {
     int rc = 0;
+    if (errlen)
+        err[0] = '\0';
     if (o->findings_agg) {
         findings_flush(o->findings_agg);
         findings_stats(o->findings_agg, &o->fstats);
@@ -499,9 +519,8 @@ output_close(struct output *o, char *err, size_t errlen)
                 nanosleep(&ts, NULL);
             }
         }
-        redis_out_stats(o->redis, &o->rstats);
-        if (redis_out_close(o->redis, 1000, rerr, sizeof(rerr)) != 0) {
-            snprintf(err, errlen, "redis: %s", rerr);
+        if (redis_out_close(o->redis, 1000, rerr, sizeof(rerr), &o->rstats) != 0) {
+            snprintf(err, errlen, "%s", rerr);     /* already starts "redis: " */
             rc = -1;
         }
         o->redis = NULL;

@@ -44,13 +44,24 @@ enum field {
  * by-updated, 5 by-severity. ARGV: 1 sensor id, 2 seq, 3 seq of the previous
  * call in the same pipeline (0 = none), 4 maxlen (0 = no trim), 5 channel (""
  * = none), 6.. the payload fields in enum field order. Returns 1 applied, 0
- * duplicate, -1 refused because the previous call was not applied. */
+ * duplicate, -1 refused because the previous call was not applied.
+ * Redis does not undo a script that fails half-way, so every key's type is
+ * checked before the first write: a key of the wrong type (someone else's
+ * data under our prefix) is an error with nothing written, not a stream
+ * entry added again on every retry. */
 const char redis_out_lua[] =
     "local mark = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or 0) or 0\n"
     "local seq = tonumber(ARGV[2])\n"
     "if seq <= mark then return 0 end\n"
     "local prev = tonumber(ARGV[3])\n"
     "if prev > 0 and mark < prev then return -1 end\n"
+    "local want = {'hash', 'stream', 'hash', 'zset', 'zset'}\n"
+    "for i = 1, 5 do\n"
+    "  local t = redis.call('TYPE', KEYS[i])['ok']\n"
+    "  if t ~= 'none' and t ~= want[i] then\n"
+    "    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is a ' .. t .. ', not a ' .. want[i])\n"
+    "  end\n"
+    "end\n"
     "local x = {'XADD', KEYS[2]}\n"
     "if tonumber(ARGV[4]) > 0 then\n"
     "  x[#x+1] = 'MAXLEN'; x[#x+1] = '~'; x[#x+1] = ARGV[4]\n"
@@ -111,6 +122,7 @@ struct redis_out {
     char sha[41];
     int need_eval;                  /* the server lost the script: EVAL once */
     int down;                       /* a connect failed or the link dropped */
+    int degraded;                   /* connected, but the server refuses deliveries */
     uint64_t next_connect_ms, server_retry_ms;
     unsigned attempts;              /* failed connects / server errors in a row */
     int ever_connected;
@@ -958,12 +970,15 @@ send_batch(struct redis_out *o, uint64_t now)
         return -1;
     }
     if (server_err) {
+        o->degraded = 1;            /* new findings wait on disk meanwhile */
         o->attempts++;
         o->server_retry_ms = now + backoff(o);
         return -1;
     }
-    if (k == n)
+    if (k == n) {
         o->attempts = 0;
+        o->degraded = 0;
+    }
     return (int)n;
 }
 
@@ -1161,7 +1176,7 @@ redis_out_submit(struct redis_out *o, const char *id, const char *type,
         return -1;
     }
     o->next_seq++;
-    if (o->down || o->qlen >= o->qcap) {
+    if (o->down || o->degraded || o->qlen >= o->qcap) {
         spill(o);
         if (o->qlen == 0 && spool_put(o, m) == 0) {
             free(m);
@@ -1205,7 +1220,7 @@ redis_out_poll(struct redis_out *o, uint64_t now)
             ;
     }
     pipe_restore(&g);
-    if (o->down)
+    if (o->down || o->degraded)
         spill(o);
     spool_tick(o->spool, 0);
 }
@@ -1217,7 +1232,8 @@ redis_out_idle(const struct redis_out *o)
 }
 
 int
-redis_out_close(struct redis_out *o, int flush_timeout_ms, char *err, size_t errlen)
+redis_out_close(struct redis_out *o, int flush_timeout_ms, char *err, size_t errlen,
+                struct redis_out_stats *final)
 {
     if (!o)
         return 0;
@@ -1269,6 +1285,8 @@ redis_out_close(struct redis_out *o, int flush_timeout_ms, char *err, size_t err
         redact(err, errlen, o->pass);
         rc = -1;
     }
+    if (final)
+        redis_out_stats(o, final);
     free_all(o);
     return rc;
 }

@@ -135,9 +135,10 @@ int redis_out_idle(const struct redis_out *o);
 /* Deliver what can be delivered within flush_timeout_ms, spool the rest for
  * the next start, free everything. 0, or -1 with a message when something
  * was lost (during the whole run) or the spool could not take the rest. NULL
- * is fine. */
+ * is fine. 'final' (NULL = not wanted) receives the figures after the last
+ * flush, so it counts what was lost at close too. */
 int redis_out_close(struct redis_out *o, int flush_timeout_ms,
-                    char *err, size_t errlen);
+                    char *err, size_t errlen, struct redis_out_stats *final);
 
 void redis_out_stats(const struct redis_out *o, struct redis_out_stats *st);
 

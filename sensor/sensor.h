@@ -143,6 +143,7 @@ struct output {
     struct findings_stats fstats;   /* taken at close */
     struct redis_out_stats rstats;
     int have_rstats;
+    int findings_err_said;          /* a findings-file write error was logged */
 };
 
 int  output_open(struct output *o, const struct cfg *c, char *err, size_t errlen);

@@ -2,7 +2,9 @@
  * here on free loopback ports, killed at the end): the fields written, the
  * channel, pipelining speed, exactly-once delivery across a SIGKILLed server
  * and across a sensor restart with a spool, a damaged spool, an unusable
- * spool, AUTH with a password and with an ACL user, and a unix socket. */
+ * spool, a server that refuses (a key of the wrong type,
+ * out of memory), AUTH with a password and with an ACL user, and a unix
+ * socket. */
 #define _GNU_SOURCE
 #include <CUnit/CUnit.h>
 #include <errno.h>
@@ -316,7 +318,7 @@ test_crc_and_config(void)
     c.url = "redis://[::1]:6399/3";
     struct redis_out *o = redis_out_open(&c, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL(o);
-    CU_ASSERT_EQUAL(redis_out_close(o, 0, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 0, err, sizeof(err), NULL), 0);
 }
 
 static void
@@ -410,7 +412,7 @@ test_fields_and_channel(void)
     CU_ASSERT_EQUAL(st.duplicates, 0);
     CU_ASSERT_EQUAL(st.lost, 0);
     CU_ASSERT_EQUAL(st.queue_depth, 0);
-    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), NULL), 0);
     redisFree(sub);
     redisFree(cli);
 }
@@ -459,7 +461,7 @@ test_pipeline_rate(void)
            "%" PRIu64 " retried after NOSCRIPT\n", dt, dt ? 10000000.0 / (double)dt : 0.0,
            evalsha, eval, st.retried);
     CU_ASSERT(dt < 10000);
-    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), NULL), 0);
     redisFree(cli);
 }
 
@@ -517,7 +519,7 @@ test_kill_restart(void)
     CU_ASSERT(st.spooled > 0);
     CU_ASSERT_EQUAL(st.lost, 0);
     CU_ASSERT_EQUAL(st.delivered + st.duplicates, 5000);
-    CU_ASSERT_EQUAL(redis_out_close(o, 2000, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 2000, err, sizeof(err), NULL), 0);
 
     redisContext *cli = cli_at(port);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cli);
@@ -558,7 +560,7 @@ test_restart_with_spool(void)
     CU_ASSERT(st.spool_bytes > 300 * 20);
     CU_ASSERT_PTR_NOT_NULL(strstr(st.last_error, "connect"));
     uint64_t seq1 = st.next_seq;
-    CU_ASSERT_EQUAL(redis_out_close(o, 300, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 300, err, sizeof(err), NULL), 0);
 
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", port_main);
     o = redis_out_open(&c, err, sizeof(err));
@@ -571,7 +573,7 @@ test_restart_with_spool(void)
     redis_out_stats(o, &st);
     CU_ASSERT_EQUAL(st.delivered, 400);
     CU_ASSERT_EQUAL(st.spool_records, 0);
-    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), NULL), 0);
     CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "rs", 400));
 
     /* A third run replays nothing. */
@@ -580,7 +582,7 @@ test_restart_with_spool(void)
     CU_ASSERT(drain(o, 1000));
     redis_out_stats(o, &st);
     CU_ASSERT_EQUAL(st.delivered + st.duplicates, 0);
-    CU_ASSERT_EQUAL(redis_out_close(o, 100, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 100, err, sizeof(err), NULL), 0);
     CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 400);
     redisFree(cli);
 }
@@ -606,7 +608,7 @@ test_corrupt_spool(void)
     struct redis_out *o = redis_out_open(&c, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     submit_n(o, 0, 20, "cs");
-    CU_ASSERT_EQUAL(redis_out_close(o, 0, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 0, err, sizeof(err), NULL), 0);
 
     /* Find the record offsets, flip a payload byte of record 5, cut the last
      * record in half and append garbage. */
@@ -643,7 +645,7 @@ test_corrupt_spool(void)
     redis_out_stats(o, &st);
     CU_ASSERT_EQUAL(st.delivered, 18);
     CU_ASSERT(st.spool_skipped_bytes > 0);
-    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), NULL), 0);
     CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 18);
     CU_ASSERT_EQUAL(int_cmd(cli, "EXISTS %s", "mirrorguard:finding:cs-5"), 0);
     CU_ASSERT_EQUAL(int_cmd(cli, "EXISTS %s", "mirrorguard:finding:cs-19"), 0);
@@ -692,8 +694,10 @@ test_unusable_spool(void)
     CU_ASSERT_EQUAL(st.queue_depth, 10);
     CU_ASSERT_PTR_NOT_NULL(strstr(st.last_error, "LOST"));
     CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "finding u-14 LOST"));
-    CU_ASSERT_EQUAL(redis_out_close(o, 50, err, sizeof(err)), -1);
+    struct redis_out_stats fin;
+    CU_ASSERT_EQUAL(redis_out_close(o, 50, err, sizeof(err), &fin), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "15 findings lost"));
+    CU_ASSERT_EQUAL(fin.lost, 15);          /* the 10 lost at close counted too */
 
     /* Disk full. */
     char spool[128], path[192];
@@ -719,8 +723,68 @@ test_unusable_spool(void)
     CU_ASSERT_EQUAL(st.queue_depth, 10);
     CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, path));
     CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "No space left on device"));
-    CU_ASSERT_EQUAL(redis_out_close(o, 50, err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(redis_out_close(o, 50, err, sizeof(err), NULL), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "12 findings lost"));
+}
+
+/* The server refuses deliveries: a key of the wrong type under our prefix,
+ * then out of memory. Nothing is written twice, what waits goes to the
+ * spool while the server refuses, and all of it arrives exactly once when
+ * the server takes it again. */
+static void
+test_server_errors(void)
+{
+    char spool[128], url[128], err[512];
+    subdir(spool, sizeof(spool), "spool-errors");
+    redisContext *cli = cli_at(port_main);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cli);
+    freeReplyObject(redisCommand(cli, "FLUSHALL"));
+    freeReplyObject(redisCommand(cli, "SET mirrorguard:finding:se-2 poison"));
+
+    struct redis_out_cfg c;
+    struct cap logs = { .len = 0 };
+    base_cfg(&c, url, sizeof(url), port_main, "errors");
+    c.spool_dir = spool;
+    c.log = cap_log;
+    c.log_arg = &logs;
+    struct redis_out *o = redis_out_open(&c, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    submit_n(o, 0, 5, "se");
+    CU_ASSERT(!drain(o, 600));              /* several retries of the third */
+    /* The script stopped before writing: the first two, once each. */
+    CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "mirrorguard:finding:se-2 is a string, not a hash"));
+    struct redis_out_stats st;
+    redis_out_stats(o, &st);
+    CU_ASSERT(st.retried > 3);
+    CU_ASSERT_EQUAL(st.queue_depth, 0);     /* waiting on disk, not in memory */
+    CU_ASSERT_EQUAL(st.spool_records, 3);
+    submit_n(o, 5, 8, "se");
+    redis_out_stats(o, &st);
+    CU_ASSERT_EQUAL(st.queue_depth, 0);
+    CU_ASSERT_EQUAL(st.spool_records, 6);
+    freeReplyObject(redisCommand(cli, "DEL mirrorguard:finding:se-2"));
+    CU_ASSERT(drain(o, 5000));
+    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "se", 8));
+
+    /* Out of memory: refused per reply, kept on disk, delivered after. */
+    freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory 1"));
+    submit_n(o, 8, 12, "se");
+    CU_ASSERT(!drain(o, 300));
+    redis_out_stats(o, &st);
+    CU_ASSERT_EQUAL(st.queue_depth, 0);
+    CU_ASSERT_EQUAL(st.spool_records, 4);
+    CU_ASSERT_PTR_NOT_NULL(strstr(st.last_error, "OOM"));
+    CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 8);
+    freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory 0"));
+    CU_ASSERT(drain(o, 5000));
+    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "se", 12));
+    struct redis_out_stats fin;
+    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), &fin), 0);
+    CU_ASSERT_EQUAL(fin.delivered, 12);
+    CU_ASSERT_EQUAL(fin.lost, 0);
+    redisFree(cli);
 }
 
 static void
@@ -755,7 +819,7 @@ test_auth(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     submit_n(o, 0, 5, "au");
     CU_ASSERT(drain(o, 3000));
-    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), NULL), 0);
     CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 5);
 
     /* Wrong password from the environment: clear error, no secret, spooled. */
@@ -781,7 +845,7 @@ test_auth(void)
     CU_ASSERT_EQUAL(st.connected, 0);
     CU_ASSERT_EQUAL(st.spooled, 3);
     CU_ASSERT_EQUAL(st.lost, 0);
-    CU_ASSERT_EQUAL(redis_out_close(o, 100, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 100, err, sizeof(err), NULL), 0);
     CU_ASSERT_PTR_NULL(strstr(err, "Wr0ng-Pa55word"));
     unsetenv("MG_TEST_REDIS_PW");
 
@@ -795,7 +859,7 @@ test_auth(void)
     CU_ASSERT(drain(o, 3000));
     redis_out_stats(o, &st);
     CU_ASSERT_EQUAL(st.delivered, 5);
-    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), NULL), 0);
     freeReplyObject(redisCommand(cli, "SELECT 2"));
     CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 5);
 
@@ -807,7 +871,7 @@ test_auth(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(st.last_error, "AUTH failed for user sensor: WRONGPASS"));
     CU_ASSERT_PTR_NULL(strstr(st.last_error, "N0t-The-Pw"));
     CU_ASSERT_PTR_NULL(strstr(logs.buf, "N0t-The-Pw"));
-    CU_ASSERT_EQUAL(redis_out_close(o, 0, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 0, err, sizeof(err), NULL), 0);
     redisFree(cli);
     stop_redis(pid, SIGKILL);
 }
@@ -829,7 +893,7 @@ test_unix_socket(void)
     struct redis_out_stats st;
     redis_out_stats(o, &st);
     CU_ASSERT_EQUAL(st.delivered, 50);
-    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), NULL), 0);
     freeReplyObject(redisCommand(cli, "SELECT 1"));
     CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "ux", 50));
     redisFree(cli);
@@ -848,6 +912,7 @@ test_redis_register(void)
         !CU_add_test(s, "sensor restart with a spool", test_restart_with_spool) ||
         !CU_add_test(s, "corrupt spool", test_corrupt_spool) ||
         !CU_add_test(s, "unusable spool", test_unusable_spool) ||
+        !CU_add_test(s, "server errors: nothing twice, spooled meanwhile", test_server_errors) ||
         !CU_add_test(s, "AUTH password and ACL user", test_auth) ||
         !CU_add_test(s, "unix socket", test_unix_socket))
         return -1;
