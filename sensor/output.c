@@ -150,6 +150,27 @@ output_tick(struct output *o, uint64_t packet_ns)
     findings_tick(o->findings_agg, packet_ns);
 }
 
+/* Output thread: the live figures for the stats line and JSON. */
+static void
+take_snapshot(struct output *o, uint64_t now)
+{
+    struct findings_stats fs;
+    struct redis_out_stats rs;
+    memset(&fs, 0, sizeof(fs));
+    if (o->findings_agg)
+        findings_stats(o->findings_agg, &fs);
+    if (o->redis)
+        redis_out_stats(o->redis, &rs);
+    pthread_mutex_lock(&o->snap_mu);
+    o->fstats = fs;
+    if (o->redis) {
+        o->rstats = rs;
+        o->have_rstats = 1;
+    }
+    o->snap_ms = now;
+    pthread_mutex_unlock(&o->snap_mu);
+}
+
 void
 output_poll(struct output *o)
 {
@@ -158,8 +179,25 @@ output_poll(struct output *o)
         findings_reload_rules(o->findings_agg, nc);
         atomic_store_explicit(&o->applied_cfg, nc, memory_order_release);
     }
+    uint64_t now = mono_ms();
     if (o->redis)
-        redis_out_poll(o->redis, mono_ms());
+        redis_out_poll(o->redis, now);
+    if (now >= o->snap_ms + 500)
+        take_snapshot(o, now);
+}
+
+void
+output_snapshot(const struct output *o, struct findings_stats *fs, struct redis_out_stats *rs,
+                int *have_redis)
+{
+    /* The stats functions see the pipeline as const; the lock is the one
+     * thing they change. */
+    pthread_mutex_t *mu = (pthread_mutex_t *)&o->snap_mu;
+    pthread_mutex_lock(mu);
+    *fs = o->fstats;
+    *rs = o->rstats;
+    *have_redis = o->have_rstats;
+    pthread_mutex_unlock(mu);
 }
 
 int
@@ -167,6 +205,7 @@ output_open(struct output *o, const struct cfg *c, char *err, size_t errlen)
 {
     _Atomic(const struct lists *) *lists = o->lists;
     memset(o, 0, sizeof(*o));
+    pthread_mutex_init(&o->snap_mu, NULL);
     atomic_init(&o->pending_cfg, NULL);
     atomic_init(&o->applied_cfg, NULL);
     o->lists = lists;
@@ -500,7 +539,11 @@ output_close(struct output *o, char *err, size_t errlen)
         err[0] = '\0';
     if (o->findings_agg) {
         findings_flush(o->findings_agg);
-        findings_stats(o->findings_agg, &o->fstats);
+        struct findings_stats fs;
+        findings_stats(o->findings_agg, &fs);
+        pthread_mutex_lock(&o->snap_mu);
+        o->fstats = fs;
+        pthread_mutex_unlock(&o->snap_mu);
         findings_free(o->findings_agg);
         o->findings_agg = NULL;
     }
@@ -519,12 +562,16 @@ output_close(struct output *o, char *err, size_t errlen)
                 nanosleep(&ts, NULL);
             }
         }
-        if (redis_out_close(o->redis, 1000, rerr, sizeof(rerr), &o->rstats) != 0) {
+        struct redis_out_stats rs;
+        if (redis_out_close(o->redis, 1000, rerr, sizeof(rerr), &rs) != 0) {
             snprintf(err, errlen, "%s", rerr);     /* already starts "redis: " */
             rc = -1;
         }
+        pthread_mutex_lock(&o->snap_mu);
         o->redis = NULL;
+        o->rstats = rs;
         o->have_rstats = 1;
+        pthread_mutex_unlock(&o->snap_mu);
     }
     rc |= close_one(o->flows, o->fb, o->own_flows, o->cfg->outputs.flows_path, err, errlen);
     rc |= close_one(o->dns, o->db, o->own_dns, o->cfg->outputs.dns_path, err, errlen);

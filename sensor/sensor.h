@@ -140,11 +140,21 @@ struct output {
     uint64_t write_errors;
     _Atomic(struct cfg *) pending_cfg;  /* SIGHUP: new rules for the aggregator */
     _Atomic(struct cfg *) applied_cfg;  /* the last one it took (it reads rules from it) */
-    struct findings_stats fstats;   /* taken at close */
+    /* Snapshots for the stats (main thread): the output thread refreshes
+     * them twice a second and at close, under snap_mu; read them with
+     * output_snapshot(). */
+    pthread_mutex_t snap_mu;
+    uint64_t snap_ms;               /* when they were last taken */
+    struct findings_stats fstats;
     struct redis_out_stats rstats;
     int have_rstats;
     int findings_err_said;          /* a findings-file write error was logged */
 };
+
+/* The findings and Redis figures as of the last snapshot (any thread);
+ * *have_redis 0: Redis output is off. */
+void output_snapshot(const struct output *o, struct findings_stats *fs, struct redis_out_stats *rs,
+                     int *have_redis);
 
 int  output_open(struct output *o, const struct cfg *c, char *err, size_t errlen);
 void output_flow(struct output *o, const struct flow_rec *r);

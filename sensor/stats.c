@@ -115,13 +115,17 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
             t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records);
     fprintf(f, "  output: %" PRIu64 " flow log lines, %" PRIu64 " dns lines, %" PRIu64
             " finding publications\n", p->out.flow_lines, p->out.dns_lines, p->out.finding_lines);
-    const struct findings_stats *fs = &p->out.fstats;
+    struct findings_stats fsnap;
+    struct redis_out_stats rsnap;
+    int have_redis;
+    output_snapshot(&p->out, &fsnap, &rsnap, &have_redis);
+    const struct findings_stats *fs = &fsnap;
     fprintf(f, "  findings: %" PRIu64 " candidates, %" PRIu64 " created, %" PRIu64 " updates, %" PRIu64
             " published, %" PRIu64 " archived, %" PRIu64 " dropped as trusted, %" PRIu64 " evicted\n",
             fs->candidates, fs->created, fs->updated, fs->published, fs->archived,
             fs->trusted_dropped, fs->evicted);
-    if (p->out.have_rstats) {
-        const struct redis_out_stats *r = &p->out.rstats;
+    if (have_redis) {
+        const struct redis_out_stats *r = &rsnap;
         fprintf(f, "  redis: %" PRIu64 " submitted, %" PRIu64 " delivered, %" PRIu64 " queued, %" PRIu64
                 " spooled, %" PRIu64 " retried, %" PRIu64 " duplicates skipped, %" PRIu64
                 " reconnects, %" PRIu64 " LOST, queue %" PRIu64 ", spool %" PRIu64 " records%s%s\n",
@@ -189,14 +193,18 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
                 i ? "," : "", w->st.pkts, w->st.cpu_seconds, fst.created);
     }
     fputc(']', f);
-    const struct findings_stats *fs = &p->out.fstats;
+    struct findings_stats fsnap;
+    struct redis_out_stats rsnap;
+    int have_redis;
+    output_snapshot(&p->out, &fsnap, &rsnap, &have_redis);
+    const struct findings_stats *fs = &fsnap;
     fprintf(f, ",\"findings\":{\"candidates\":%" PRIu64 ",\"created\":%" PRIu64 ",\"updated\":%" PRIu64
             ",\"published\":%" PRIu64 ",\"archived\":%" PRIu64 ",\"trusted_dropped\":%" PRIu64
             ",\"evicted\":%" PRIu64 ",\"errors\":%" PRIu64 "}",
             fs->candidates, fs->created, fs->updated, fs->published, fs->archived,
             fs->trusted_dropped, fs->evicted, fs->errors);
-    if (p->out.have_rstats) {
-        const struct redis_out_stats *r = &p->out.rstats;
+    if (have_redis) {
+        const struct redis_out_stats *r = &rsnap;
         fprintf(f, ",\"redis\":{\"submitted\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"queued\":%" PRIu64
                 ",\"spooled\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"duplicates\":%" PRIu64
                 ",\"reconnects\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"queue_depth\":%" PRIu64

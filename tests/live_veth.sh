@@ -283,6 +283,19 @@ if [ -f "$SCAN/input.pcap" ]; then
     MGCFG="$W/scan.yaml" start_mg scan --workers 2 --findings-out "$W/scan.findings"
     SEND_PCAP="$SCAN/input.pcap" send
     sleep 1
+    # While it runs: the finding is in the file already (each line is
+    # flushed when published) and the periodic stats line counts it.
+    for _ in $(seq 40); do
+        grep -q '"Recon:EC2/Portscan"' "$W/scan.findings" 2>/dev/null &&
+            grep -Eq '^  findings: [1-9][0-9]* candidates' "$W/scan.err" && break
+        sleep 0.1
+    done
+    grep -q '"Recon:EC2/Portscan"' "$W/scan.findings" ||
+        fail "udp scan, 2 workers: the finding is not in the findings file while the sensor runs"
+    grep -Eq '^  findings: [1-9][0-9]* candidates' "$W/scan.err" || {
+        sed 's/^/     /' "$W/scan.err" | tail -12
+        fail "udp scan, 2 workers: the periodic stats do not count the findings while it runs"
+    }
     stop_mg scan TERM
     [ "$RC" = 0 ] || fail "udp scan, 2 workers: exit $RC"
     grep -q '"Recon:EC2/Portscan"' "$W/scan.findings" || {
