@@ -46,20 +46,32 @@ enum field {
  * = none), 6.. the payload fields in enum field order. Returns 1 applied, 0
  * duplicate, -1 refused because the previous call was not applied.
  * Redis does not undo a script that fails half-way, so every key's type is
- * checked before the first write: a key of the wrong type (someone else's
- * data under our prefix) is an error with nothing written, not a stream
- * entry added again on every retry. */
+ * checked before the first write. A key of the wrong type (someone else's
+ * data under our prefix) would refuse this finding on every retry and hold
+ * back every later one, so the finding is rejected instead: nothing of it is
+ * written but the sequence mark, and the script returns "rejected: <why>"
+ * (the sender counts it, logs it and keeps it in <spool_dir>/rejected.jsonl).
+ * Only the sensor-seq hash itself of the wrong type is an error. */
 const char redis_out_lua[] =
+    "local want = {'hash', 'stream', 'hash', 'zset', 'zset'}\n"
+    "local function bad(i)\n"
+    "  local t = redis.call('TYPE', KEYS[i])['ok']\n"
+    "  if t ~= 'none' and t ~= want[i] then\n"
+    "    return KEYS[i] .. ' is a ' .. t .. ', not a ' .. want[i]\n"
+    "  end\n"
+    "end\n"
+    "local why = bad(1)\n"
+    "if why then return redis.error_reply('WRONGTYPE ' .. why) end\n"
     "local mark = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or 0) or 0\n"
     "local seq = tonumber(ARGV[2])\n"
     "if seq <= mark then return 0 end\n"
     "local prev = tonumber(ARGV[3])\n"
     "if prev > 0 and mark < prev then return -1 end\n"
-    "local want = {'hash', 'stream', 'hash', 'zset', 'zset'}\n"
-    "for i = 1, 5 do\n"
-    "  local t = redis.call('TYPE', KEYS[i])['ok']\n"
-    "  if t ~= 'none' and t ~= want[i] then\n"
-    "    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is a ' .. t .. ', not a ' .. want[i])\n"
+    "for i = 2, 5 do\n"
+    "  why = bad(i)\n"
+    "  if why then\n"
+    "    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "    return 'rejected: ' .. why\n"
     "  end\n"
     "end\n"
     "local x = {'XADD', KEYS[2]}\n"
@@ -822,6 +834,28 @@ append_call(struct redis_out *o, const struct item *it, uint64_t prev, int eval)
 
 /* Take the next batch in seq order: spool records first, then - only once
  * the spool has nothing unread - queued messages. Returns its size. */
+/* A finding the script rejected (a key of the wrong type): counted, said
+ * with its id, and its JSON appended to <spool_dir>/rejected.jsonl so it
+ * can be sent again once the key is mended. */
+static void
+reject(struct redis_out *o, const struct item *it, const char *why)
+{
+    o->st.rejected++;
+    const char *where = "not kept: no spool";
+    char path[4096];
+    if (o->spool_dir) {
+        snprintf(path, sizeof(path), "%s/rejected.jsonl", o->spool_dir);
+        FILE *f = fopen(path, "ae");
+        int bad = !f || fwrite(it->f[F_JSON], 1, it->fl[F_JSON], f) != it->fl[F_JSON] ||
+                  fputc('\n', f) == EOF;
+        if (f && fclose(f) != 0)
+            bad = 1;
+        where = bad ? "could not be kept" : path;
+    }
+    set_error(o, "finding %.*s REJECTED by redis %s (%" PRIu64 " so far): %s; its JSON: %s",
+              (int)it->fl[F_ID], it->f[F_ID], o->where, o->st.rejected, why, where);
+}
+
 static uint32_t
 take_batch(struct redis_out *o)
 {
@@ -916,6 +950,10 @@ send_batch(struct redis_out *o, uint64_t now)
             k = i + 1;
         } else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
             o->st.duplicates++;
+            k = i + 1;
+        } else if ((r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+                   !strncmp(r->str, "rejected: ", 10)) {
+            reject(o, it, r->str + 10);
             k = i + 1;
         } else if (r->type == REDIS_REPLY_INTEGER) {
             ok = 0;                 /* -1: refused, an earlier call failed */

@@ -128,9 +128,10 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
         const struct redis_out_stats *r = &rsnap;
         fprintf(f, "  redis: %" PRIu64 " submitted, %" PRIu64 " delivered, %" PRIu64 " queued, %" PRIu64
                 " spooled, %" PRIu64 " retried, %" PRIu64 " duplicates skipped, %" PRIu64
-                " reconnects, %" PRIu64 " LOST, queue %" PRIu64 ", spool %" PRIu64 " records%s%s\n",
+                " reconnects, %" PRIu64 " LOST, %" PRIu64 " rejected, queue %" PRIu64 ", spool %" PRIu64
+                " records%s%s\n",
                 r->submitted, r->delivered, r->queued, r->spooled, r->retried, r->duplicates,
-                r->reconnects, r->lost, r->queue_depth, r->spool_records,
+                r->reconnects, r->lost, r->rejected, r->queue_depth, r->spool_records,
                 r->last_error[0] ? "; last error: " : "", r->last_error);
     }
 }
@@ -207,10 +208,10 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
         const struct redis_out_stats *r = &rsnap;
         fprintf(f, ",\"redis\":{\"submitted\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"queued\":%" PRIu64
                 ",\"spooled\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"duplicates\":%" PRIu64
-                ",\"reconnects\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"queue_depth\":%" PRIu64
-                ",\"spool_records\":%" PRIu64 ",\"connected\":%d}",
+                ",\"reconnects\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"rejected\":%" PRIu64
+                ",\"queue_depth\":%" PRIu64 ",\"spool_records\":%" PRIu64 ",\"connected\":%d}",
                 r->submitted, r->delivered, r->queued, r->spooled, r->retried, r->duplicates,
-                r->reconnects, r->lost, r->queue_depth, r->spool_records, r->connected);
+                r->reconnects, r->lost, r->rejected, r->queue_depth, r->spool_records, r->connected);
     }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)   /* ru_maxrss is in KiB on Linux */

@@ -727,14 +727,16 @@ test_unusable_spool(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "12 findings lost"));
 }
 
-/* The server refuses deliveries: a key of the wrong type under our prefix,
- * then out of memory. Nothing is written twice, what waits goes to the
- * spool while the server refuses, and all of it arrives exactly once when
- * the server takes it again. */
+/* The server refuses deliveries. A finding's own key of the wrong type
+ * (someone else's data under our prefix): that finding is rejected -
+ * counted, logged, kept in rejected.jsonl - and the later ones are not held
+ * back; the sensor-seq hash of the wrong type, then out of memory: what
+ * waits goes to the spool while the server refuses, and arrives exactly
+ * once when it takes it again. Nothing is ever written twice. */
 static void
 test_server_errors(void)
 {
-    char spool[128], url[128], err[512];
+    char spool[128], url[128], err[512], path[192];
     subdir(spool, sizeof(spool), "spool-errors");
     redisContext *cli = cli_at(port_main);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cli);
@@ -750,39 +752,61 @@ test_server_errors(void)
     struct redis_out *o = redis_out_open(&c, err, sizeof(err));
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     submit_n(o, 0, 5, "se");
-    CU_ASSERT(!drain(o, 600));              /* several retries of the third */
-    /* The script stopped before writing: the first two, once each. */
-    CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 2);
-    CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "mirrorguard:finding:se-2 is a string, not a hash"));
+    CU_ASSERT(drain(o, 3000));
+    CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 4);
+    CU_ASSERT_EQUAL(int_cmd(cli, "EXISTS %s", "mirrorguard:finding:se-4"), 1);
     struct redis_out_stats st;
     redis_out_stats(o, &st);
-    CU_ASSERT(st.retried > 3);
+    CU_ASSERT_EQUAL(st.delivered, 4);
+    CU_ASSERT_EQUAL(st.rejected, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "finding se-2 REJECTED"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "mirrorguard:finding:se-2 is a string, not a hash"));
+    snprintf(path, sizeof(path), "%s/rejected.jsonl", spool);
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[512];
+    int lines = 0, has = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lines++;
+        has |= strstr(line, "\"id\":\"se-2\"") != NULL;
+    }
+    fclose(f);
+    CU_ASSERT_EQUAL(lines, 1);
+    CU_ASSERT(has);
+
+    /* The sensor's own sequence hash of the wrong type: an error, the
+     * findings wait on disk, and go once it is mended. */
+    freeReplyObject(redisCommand(cli, "FLUSHALL"));
+    freeReplyObject(redisCommand(cli, "SET mirrorguard:sensor-seq oops"));
+    submit_n(o, 0, 3, "sq");
+    CU_ASSERT(!drain(o, 600));              /* several retries */
+    redis_out_stats(o, &st);
+    CU_ASSERT(st.retried >= 3);
     CU_ASSERT_EQUAL(st.queue_depth, 0);     /* waiting on disk, not in memory */
     CU_ASSERT_EQUAL(st.spool_records, 3);
-    submit_n(o, 5, 8, "se");
-    redis_out_stats(o, &st);
-    CU_ASSERT_EQUAL(st.queue_depth, 0);
-    CU_ASSERT_EQUAL(st.spool_records, 6);
-    freeReplyObject(redisCommand(cli, "DEL mirrorguard:finding:se-2"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "mirrorguard:sensor-seq is a string, not a hash"));
+    CU_ASSERT_EQUAL(int_cmd(cli, "EXISTS %s", "mirrorguard:findings"), 0);
+    freeReplyObject(redisCommand(cli, "DEL mirrorguard:sensor-seq"));
     CU_ASSERT(drain(o, 5000));
-    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "se", 8));
+    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "sq", 3));
 
     /* Out of memory: refused per reply, kept on disk, delivered after. */
     freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory-policy noeviction"));
     freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory 1"));
-    submit_n(o, 8, 12, "se");
+    submit_n(o, 3, 7, "sq");
     CU_ASSERT(!drain(o, 300));
     redis_out_stats(o, &st);
     CU_ASSERT_EQUAL(st.queue_depth, 0);
     CU_ASSERT_EQUAL(st.spool_records, 4);
     CU_ASSERT_PTR_NOT_NULL(strstr(st.last_error, "OOM"));
-    CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 8);
+    CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 3);
     freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory 0"));
     CU_ASSERT(drain(o, 5000));
-    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "se", 12));
+    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "sq", 7));
     struct redis_out_stats fin;
     CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), &fin), 0);
-    CU_ASSERT_EQUAL(fin.delivered, 12);
+    CU_ASSERT_EQUAL(fin.delivered, 11);
+    CU_ASSERT_EQUAL(fin.rejected, 1);
     CU_ASSERT_EQUAL(fin.lost, 0);
     redisFree(cli);
 }
@@ -912,7 +936,7 @@ test_redis_register(void)
         !CU_add_test(s, "sensor restart with a spool", test_restart_with_spool) ||
         !CU_add_test(s, "corrupt spool", test_corrupt_spool) ||
         !CU_add_test(s, "unusable spool", test_unusable_spool) ||
-        !CU_add_test(s, "server errors: nothing twice, spooled meanwhile", test_server_errors) ||
+        !CU_add_test(s, "server errors: rejected, or spooled meanwhile; nothing twice", test_server_errors) ||
         !CU_add_test(s, "AUTH password and ACL user", test_auth) ||
         !CU_add_test(s, "unix socket", test_unix_socket))
         return -1;
