@@ -182,6 +182,18 @@ output_poll(struct output *o)
     uint64_t now = mono_ms();
     if (o->redis)
         redis_out_poll(o->redis, now);
+    /* A flow or DNS log that cannot be written is said when it happens
+     * (the lines go on being counted; exit says it again and fails). */
+    if (o->fb && o->fb->err && !(o->errs_said & 1)) {
+        o->errs_said |= 1;
+        fprintf(stderr, "mirrorguard: writing %s failed (flow records lost from here)\n",
+                o->cfg->outputs.flows_path);
+    }
+    if (o->db && o->db->err && !(o->errs_said & 2)) {
+        o->errs_said |= 2;
+        fprintf(stderr, "mirrorguard: writing %s failed (DNS records lost from here)\n",
+                o->cfg->outputs.dns_path);
+    }
     if (now >= o->snap_ms + 500)
         take_snapshot(o, now);
 }

@@ -149,6 +149,7 @@ struct output {
     struct redis_out_stats rstats;
     int have_rstats;
     int findings_err_said;          /* a findings-file write error was logged */
+    int errs_said;                  /* bit 0: the flow log's, bit 1: the DNS log's */
 };
 
 /* The findings and Redis figures as of the last snapshot (any thread);

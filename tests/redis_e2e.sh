@@ -130,6 +130,10 @@ unset REDISCLI_AUTH
     --stats-json "$OUT/st5.json" $S/input.pcap 2>"$OUT/e5.log"
 check "nowhere to deliver: exit 1" test $? = 1
 check "the findings file's error is said when it happens" grep -q 'finding lines lost from here' "$OUT/e5.log"
+# (a flow log long enough to need a write before the end: the big capture)
+"$MG" replay -c "$OUT/big/sensor.yaml" --flows-out /dev/full --findings-out /dev/null \
+    "$OUT/big/input.pcap" 2>"$OUT/e5b.log"
+check "the flow log's error is said when it happens" grep -q 'flow records lost from here' "$OUT/e5b.log"
 check "both files' errors are said at exit" test "$(grep -o 'writing /dev/full failed' "$OUT/e5.log" | wc -l)" -ge 3
 read -r lost pub5 < <($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["redis"]["lost"], d["findings"]["published"])' "$OUT/st5.json")
 check "stats count every publication as lost ($lost of $pub5)" test "$lost" = "$pub5" -a "$pub5" -gt 0
