@@ -86,7 +86,9 @@ env_lists(void *arg)
 static void
 env_emit(void *arg, const struct finding_cand *fc)
 {
-    forward(arg, REC_FINDING, fc, sizeof(*fc));
+    struct pipeline *p = arg;
+    p->det_findings++;
+    forward(p, REC_FINDING, fc, sizeof(*fc));
 }
 
 int

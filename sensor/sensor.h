@@ -186,6 +186,7 @@ struct pipeline {
     pthread_t det_thread, out_thread;
     _Atomic int det_done;
     uint64_t det_drops;
+    uint64_t det_findings;          /* finding candidates the detectors emitted */
     uint64_t det_last_tick;         /* detection thread: newest tick passed on */
     struct det_set ds;              /* the detectors, loaded before capture starts */
     struct det_env det_env;

@@ -173,11 +173,11 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
     for (int k = 1; k < DNS_STATUS_MAX; k++)
         fprintf(f, "%s\"%s\":%" PRIu64, k > 1 ? "," : "", dns_status_name(k), t.w.dns_bad[k]);
     fprintf(f, "}},\"rings\":{\"worker_drops\":%" PRIu64 ",\"detect_drops\":%" PRIu64
-            ",\"waits\":%" PRIu64 "},\"capture\":{\"drops\":%" PRIu64 ",\"bad_records\":%" PRIu64
+            ",\"waits\":%" PRIu64 ",\"detect_findings\":%" PRIu64 "},\"capture\":{\"drops\":%" PRIu64 ",\"bad_records\":%" PRIu64
             ",\"skipped_blocks\":%" PRIu64 "},\"output\":{\"flow_lines\":%" PRIu64
             ",\"dns_lines\":%" PRIu64 "},\"workers\":%u",
-            t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records,
-            t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
+            t.w.ring_drops, p->det_drops, t.w.ring_waits, p->det_findings, t.c.drops,
+            t.c.bad_records, t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
     fprintf(f, ",\"icmp_unreachable\":{\"matched\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
             t.w.icmp_matched, t.w.icmp_unmatched);
     fprintf(f, ",\"handover\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"drops\":%" PRIu64

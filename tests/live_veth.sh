@@ -313,6 +313,44 @@ sys.exit(0 if rep["matched"] > 0 and live["matched"] == rep["matched"] and live[
 EOF
 fi
 
+# ---- 1b. a stalled Redis (SIGSTOPped, on a unix socket): the output thread
+# waits on it and the small ring to it fills. Flow records are dropped there,
+# counted; finding candidates never (they wait for room): every candidate the
+# detectors emitted reaches the aggregator.
+if command -v redis-server >/dev/null; then
+    "$PY" scripts/gen-scenario.py threat-lists --out "$W/tl" --hits 5000 --seed 5 >/dev/null ||
+        fail "gen-scenario threat-lists failed"
+    redis-server --port 0 --unixsocket "$W/redis.sock" --save '' --daemonize no \
+        >"$W/redis.log" 2>&1 &
+    RPID=$!
+    for _ in $(seq 100); do
+        redis-cli -s "$W/redis.sock" ping 2>/dev/null | grep -q PONG && break
+        sleep 0.05
+    done
+    kill -STOP "$RPID"
+    { cat "$W/tl/sensor.yaml"; sed -n '/^capture:/,$p' "$CFG"; } >"$W/tl/live.yaml"
+    MGCFG="$W/tl/live.yaml" start_mg stall --set ring_size=1024 \
+        --set "outputs.redis.url=unix://$W/redis.sock" --set "outputs.redis.spool_dir=$W/stall-spool" \
+        --set outputs.redis.command_timeout_ms=1000 --set outputs.redis.connect_timeout_ms=1000 \
+        --findings-out "$W/stall.findings"
+    inns tcpreplay -q -i "$IF_TX" --pps 20000 "$W/tl/input.pcap" >"$W/tcpreplay.out" 2>&1 ||
+        fail "tcpreplay of the threat-lists capture failed"
+    sleep 1
+    stop_mg stall TERM
+    kill -CONT "$RPID"
+    kill "$RPID" 2>/dev/null
+    wait "$RPID" 2>/dev/null
+    "$PY" - "$W/stall.stats.json" <<'EOF' || { sed 's/^/     /' "$W/stall.err" | tail -12; fail "stalled redis: findings were dropped"; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+r, f = d["rings"], d["findings"]
+print("     stalled redis: %d records dropped before the output (flows), %d finding candidates "
+      "emitted, %d reached the aggregator" % (r["detect_drops"], r["detect_findings"], f["candidates"]))
+sys.exit(0 if r["detect_drops"] > 0 and r["detect_findings"] > 0
+         and f["candidates"] == r["detect_findings"] else 1)
+EOF
+fi
+
 # ---- 1c. DPDK: EAL with the af_packet vdev on the same interface (when this
 # mirrorguard has DPDK): the same records again
 if "$MG" --version | grep -qw dpdk; then
