@@ -640,6 +640,10 @@ worker_tick(struct worker *w)
 static void
 worker_finish(struct worker *w)
 {
+    /* Capture has stopped: nothing is left to keep up with, so the records
+     * flushed now wait for room instead of being dropped (live, every open
+     * flow comes out at once). */
+    w->block = 1;
     w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
     timers_begin(w);
     flow_flush(w->flows, emit_flow, w);
