@@ -1,7 +1,9 @@
 /* sensor/output.c - flow records in the VPC Flow Logs text format and DNS
- * transactions as JSON lines. Runs in the output thread only: it owns the
- * files. Write errors (disk full) are counted and reported at close, loudly,
- * never silently ignored. */
+ * transactions as JSON lines, findings as JSON lines and to Redis. Runs in
+ * the output thread, which owns the files; Redis delivery runs in a thread
+ * of its own (see "Redis delivery thread"). Write errors (disk full) are
+ * said when they happen and again at close, loudly, never silently ignored. */
+#define _GNU_SOURCE 1
 #include "sensor.h"
 #include "obuf.h"
 #include "findings.h"
@@ -79,6 +81,99 @@ trusted_fn(void *arg, const struct finding_cand *fc)
     return fc->domain[0] && (lists_match_domain(l, fc->domain, NULL) & LISTS_TRUSTED);
 }
 
+/* ==== Redis delivery thread ====
+ *
+ * Redis is talked to from a thread of its own ("mg-redis"): a connect or a
+ * command to a stalled server blocks for up to its timeout, and on the
+ * output thread that held back the flow and DNS logs (and, live, filled the
+ * ring to it). The output thread hands each publication over as a copy on a
+ * list under pump_mu; the Redis thread submits them, polls (retries, spool)
+ * and refreshes the Redis figures for the stats. Only the Redis thread
+ * touches o->redis until output_close() has joined it. */
+
+struct pump_msg {
+    struct pump_msg *next;
+    double severity;
+    uint64_t epoch_s, count;
+    int archived;
+    const char *id, *type, *updated_at, *instance_id, *json;   /* into text[] */
+    char text[];
+};
+
+#define PUMP_MAX 65536              /* publications waiting: the output thread waits beyond */
+
+static void
+pump_put(struct output *o, const struct finding_pub *p)
+{
+    const char *str[5] = { p->id, p->type, p->updated_at, p->instance_id ? p->instance_id : "",
+                           p->json };
+    size_t len[5], total = 0;
+    for (int i = 0; i < 5; i++)
+        total += (len[i] = strlen(str[i])) + 1;
+    struct pump_msg *m = malloc(sizeof(*m) + total);
+    if (!m) {
+        fprintf(stderr, "mirrorguard: out of memory: finding %s not handed to Redis "
+                "(it is in the findings file)\n", p->id);
+        return;
+    }
+    m->next = NULL;
+    m->severity = p->severity;
+    m->epoch_s = p->updated_epoch / 1000;
+    m->count = p->count;
+    m->archived = p->archived;
+    const char **dst[5] = { &m->id, &m->type, &m->updated_at, &m->instance_id, &m->json };
+    char *t = m->text;
+    for (int i = 0; i < 5; i++) {
+        memcpy(t, str[i], len[i] + 1);
+        *dst[i] = t;
+        t += len[i] + 1;
+    }
+    pthread_mutex_lock(&o->pump_mu);
+    while (o->pump_n >= PUMP_MAX)       /* never dropped: wait for the Redis thread */
+        pthread_cond_wait(&o->pump_room, &o->pump_mu);
+    if (o->pump_tail)
+        o->pump_tail->next = m;
+    else
+        o->pump_head = m;
+    o->pump_tail = m;
+    o->pump_n++;
+    pthread_mutex_unlock(&o->pump_mu);
+}
+
+static void *
+pump_main(void *arg)
+{
+    struct output *o = arg;
+    for (;;) {
+        pthread_mutex_lock(&o->pump_mu);
+        struct pump_msg *m = o->pump_head;
+        o->pump_head = o->pump_tail = NULL;
+        o->pump_n = 0;
+        int stop = o->pump_stop;
+        pthread_cond_broadcast(&o->pump_room);
+        pthread_mutex_unlock(&o->pump_mu);
+        while (m) {
+            struct pump_msg *next = m->next;
+            redis_out_submit(o->redis, m->id, m->type, m->severity, m->updated_at, m->epoch_s,
+                             m->instance_id, m->archived, m->count, m->json);
+            free(m);
+            m = next;
+        }
+        if (stop)
+            break;              /* output_close() delivers the rest and closes */
+        redis_out_poll(o->redis, mono_ms());
+        struct redis_out_stats rs;
+        redis_out_stats(o->redis, &rs);
+        pthread_mutex_lock(&o->snap_mu);
+        o->rstats = rs;
+        o->have_rstats = 1;
+        pthread_mutex_unlock(&o->snap_mu);
+        struct timespec ts = { 0, 5 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
 /* Every publication goes to the findings file (JSON lines) and to Redis. */
 static void
 publish_fn(void *arg, const struct finding_pub *p)
@@ -101,8 +196,7 @@ publish_fn(void *arg, const struct finding_pub *p)
         }
     }
     if (o->redis)
-        redis_out_submit(o->redis, p->id, p->type, p->severity, p->updated_at,
-                         p->updated_epoch / 1000, p->instance_id, p->archived, p->count, p->json);
+        pump_put(o, p);
     o->finding_lines++;
 }
 
@@ -135,7 +229,15 @@ open_redis(struct output *o, const struct cfg *c, char *err, size_t errlen)
         .log = redis_log,
     };
     o->redis = redis_out_open(&rc, err, errlen);
-    return o->redis ? 0 : -1;
+    if (!o->redis)
+        return -1;
+    if (pthread_create(&o->pump_thread, NULL, pump_main, o) != 0) {
+        snprintf(err, errlen, "cannot start the Redis thread");
+        return -1;
+    }
+    pthread_setname_np(o->pump_thread, "mg-redis");
+    o->pump_running = 1;
+    return 0;
 }
 
 void
@@ -150,23 +252,16 @@ output_tick(struct output *o, uint64_t packet_ns)
     findings_tick(o->findings_agg, packet_ns);
 }
 
-/* Output thread: the live figures for the stats line and JSON. */
+/* Output thread: the live findings figures for the stats line and JSON. */
 static void
 take_snapshot(struct output *o, uint64_t now)
 {
     struct findings_stats fs;
-    struct redis_out_stats rs;
     memset(&fs, 0, sizeof(fs));
     if (o->findings_agg)
         findings_stats(o->findings_agg, &fs);
-    if (o->redis)
-        redis_out_stats(o->redis, &rs);
     pthread_mutex_lock(&o->snap_mu);
-    o->fstats = fs;
-    if (o->redis) {
-        o->rstats = rs;
-        o->have_rstats = 1;
-    }
+    o->fstats = fs;                 /* the Redis figures: pump_main() */
     o->snap_ms = now;
     pthread_mutex_unlock(&o->snap_mu);
 }
@@ -180,8 +275,6 @@ output_poll(struct output *o)
         atomic_store_explicit(&o->applied_cfg, nc, memory_order_release);
     }
     uint64_t now = mono_ms();
-    if (o->redis)
-        redis_out_poll(o->redis, now);
     /* A flow or DNS log that cannot be written is said when it happens
      * (the lines go on being counted; exit says it again and fails). */
     if (o->fb && o->fb->err && !(o->errs_said & 1)) {
@@ -218,6 +311,8 @@ output_open(struct output *o, const struct cfg *c, char *err, size_t errlen)
     _Atomic(const struct lists *) *lists = o->lists;
     memset(o, 0, sizeof(*o));
     pthread_mutex_init(&o->snap_mu, NULL);
+    pthread_mutex_init(&o->pump_mu, NULL);
+    pthread_cond_init(&o->pump_room, NULL);
     atomic_init(&o->pending_cfg, NULL);
     atomic_init(&o->applied_cfg, NULL);
     o->lists = lists;
@@ -558,6 +653,14 @@ output_close(struct output *o, char *err, size_t errlen)
         pthread_mutex_unlock(&o->snap_mu);
         findings_free(o->findings_agg);
         o->findings_agg = NULL;
+    }
+    if (o->pump_running) {
+        /* The Redis thread submits what it was handed, then stops. */
+        pthread_mutex_lock(&o->pump_mu);
+        o->pump_stop = 1;
+        pthread_mutex_unlock(&o->pump_mu);
+        pthread_join(o->pump_thread, NULL);
+        o->pump_running = 0;
     }
     if (o->redis) {
         /* Deliver what can be delivered within the timeout; the rest stays

@@ -150,6 +150,13 @@ struct output {
     int have_rstats;
     int findings_err_said;          /* a findings-file write error was logged */
     int errs_said;                  /* bit 0: the flow log's, bit 1: the DNS log's */
+    /* The Redis delivery thread (output.c): publications handed over. */
+    pthread_t pump_thread;
+    int pump_running, pump_stop;
+    pthread_mutex_t pump_mu;
+    pthread_cond_t pump_room;
+    struct pump_msg *pump_head, *pump_tail;
+    unsigned pump_n;
 };
 
 /* The findings and Redis figures as of the last snapshot (any thread);
