@@ -624,15 +624,13 @@ close_one(FILE *f, struct obuf *b, int own, const char *path, char *err, size_t 
     if (own && fclose(f) != 0)
         bad = 1;
     if (bad) {
-        /* After any earlier message (Redis, another file): all of them count. */
-        size_t used = errlen ? strnlen(err, errlen) : 0;
-        if (used && used + 2 < errlen) {
-            memcpy(err + used, "; ", 3);
-            used += 2;
-        }
-        if (used + 1 < errlen)
-            snprintf(err + used, errlen - used, "writing %s failed: %s (records lost)",
-                     path && strcmp(path, "-") ? path : "stdout", strerror(errno ? errno : EIO));
+        /* Each file's error in full, here (a message buffer shared with
+         * Redis's and the other files' could cut some off); the caller's
+         * message only says there were some, when it has nothing else. */
+        fprintf(stderr, "mirrorguard: writing %s failed: %s (records lost)\n",
+                path && strcmp(path, "-") ? path : "stdout", strerror(errno ? errno : EIO));
+        if (errlen && !err[0])
+            snprintf(err, errlen, "output files could not be written (see above)");
         return -1;
     }
     return 0;

@@ -46,12 +46,15 @@ enum field {
  * = none), 6.. the payload fields in enum field order. Returns 1 applied, 0
  * duplicate, -1 refused because the previous call was not applied.
  * Redis does not undo a script that fails half-way, so every key's type is
- * checked before the first write. A key of the wrong type (someone else's
- * data under our prefix) would refuse this finding on every retry and hold
- * back every later one, so the finding is rejected instead: nothing of it is
- * written but the sequence mark, and the script returns "rejected: <why>"
- * (the sender counts it, logs it and keeps it in <spool_dir>/rejected.jsonl).
- * Only the sensor-seq hash itself of the wrong type is an error. */
+ * checked before the first write. A key all findings share (the seq hash,
+ * the stream, the two indexes) of the wrong type is an error: the findings
+ * wait in the spool until someone mends it. The finding's own hash of the
+ * wrong type (someone else's data under our prefix) would refuse that one
+ * finding on every retry and hold back every later one, so it is rejected:
+ * the script moves the mark, remembers why under "<sensor>:rejected:<seq>"
+ * in the seq hash (so a retry after a lost reply hears "rejected" again, not
+ * "duplicate") and returns "rejected: <why>"; the sender counts it, logs it
+ * and keeps its JSON in <spool_dir>/rejected.jsonl. */
 const char redis_out_lua[] =
     "local want = {'hash', 'stream', 'hash', 'zset', 'zset'}\n"
     "local function bad(i)\n"
@@ -60,19 +63,24 @@ const char redis_out_lua[] =
     "    return KEYS[i] .. ' is a ' .. t .. ', not a ' .. want[i]\n"
     "  end\n"
     "end\n"
-    "local why = bad(1)\n"
-    "if why then return redis.error_reply('WRONGTYPE ' .. why) end\n"
+    "for _, i in ipairs({1, 2, 4, 5}) do\n"
+    "  local why = bad(i)\n"
+    "  if why then return redis.error_reply('WRONGTYPE ' .. why) end\n"
+    "end\n"
+    "local rej = ARGV[1] .. ':rejected:' .. ARGV[2]\n"
     "local mark = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or 0) or 0\n"
     "local seq = tonumber(ARGV[2])\n"
-    "if seq <= mark then return 0 end\n"
+    "if seq <= mark then\n"
+    "  local w = redis.call('HGET', KEYS[1], rej)\n"
+    "  if w then return 'rejected: ' .. w end\n"
+    "  return 0\n"
+    "end\n"
     "local prev = tonumber(ARGV[3])\n"
     "if prev > 0 and mark < prev then return -1 end\n"
-    "for i = 2, 5 do\n"
-    "  why = bad(i)\n"
-    "  if why then\n"
-    "    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
-    "    return 'rejected: ' .. why\n"
-    "  end\n"
+    "local why = bad(3)\n"
+    "if why then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], rej, why)\n"
+    "  return 'rejected: ' .. why\n"
     "end\n"
     "local x = {'XADD', KEYS[2]}\n"
     "if tonumber(ARGV[4]) > 0 then\n"

@@ -341,6 +341,7 @@ if command -v redis-server >/dev/null; then
         fail "tcpreplay of the threat-lists capture failed"
     sleep 1
     stop_mg stall TERM
+    [ "$RC" = 0 ] || fail "stalled redis: exit $RC"
     kill -CONT "$RPID"
     kill "$RPID" 2>/dev/null
     wait "$RPID" 2>/dev/null
@@ -353,8 +354,10 @@ print("     stalled redis: records dropped %d before the detectors, %d before th
       "candidates emitted, %d reached the aggregator; %d publications spooled"
       % (r["worker_drops"], r["detect_drops"], r["detect_findings"], f["candidates"],
          d["redis"]["spooled"]))
-sys.exit(0 if r["worker_drops"] == 0 and r["detect_findings"] > 0
-         and f["candidates"] == r["detect_findings"] else 1)
+# The ring to the output must have filled (else the waiting path never ran),
+# and nothing may be lost on the way to Redis.
+sys.exit(0 if r["worker_drops"] == 0 and r["detect_drops"] > 0 and r["detect_findings"] > 0
+         and f["candidates"] == r["detect_findings"] and d["redis"]["lost"] == 0 else 1)
 EOF
 fi
 

@@ -727,12 +727,13 @@ test_unusable_spool(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "12 findings lost"));
 }
 
-/* The server refuses deliveries. A finding's own key of the wrong type
+/* The server refuses deliveries. A finding's own hash of the wrong type
  * (someone else's data under our prefix): that finding is rejected -
- * counted, logged, kept in rejected.jsonl - and the later ones are not held
- * back; the sensor-seq hash of the wrong type, then out of memory: what
- * waits goes to the spool while the server refuses, and arrives exactly
- * once when it takes it again. Nothing is ever written twice. */
+ * counted, logged, kept in rejected.jsonl, and rejected again on a retry -
+ * and the later ones are not held back; a key all findings share of the
+ * wrong type, then out of memory: what waits goes to the spool while the
+ * server refuses, and arrives exactly once when it takes it again. Nothing
+ * is ever written twice. */
 static void
 test_server_errors(void)
 {
@@ -773,39 +774,62 @@ test_server_errors(void)
     fclose(f);
     CU_ASSERT_EQUAL(lines, 1);
     CU_ASSERT(has);
+    /* Had the reply been lost, the retry must hear "rejected" again, not
+     * "duplicate": run the script once more with that finding's seq. */
+    redisReply *h = redisCommand(cli, "HGETALL mirrorguard:sensor-seq");
+    char seq[32] = "";
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+        if (!strncmp(h->element[i]->str, "errors:rejected:", 16))
+            snprintf(seq, sizeof(seq), "%s", h->element[i]->str + 16);
+    freeReplyObject(h);
+    CU_ASSERT_FATAL(seq[0] != '\0');
+    const char *ev[] = { "EVAL", redis_out_lua, "5", "mirrorguard:sensor-seq",
+                         "mirrorguard:findings", "mirrorguard:finding:se-2", "mirrorguard:by-updated",
+                         "mirrorguard:by-severity", "errors", seq, "0", "0", "", "se-2", "T", "5",
+                         "2024-05-01T00:00:02.000Z", "1714521602", "", "0", "1", "{}", "{}" };
+    redisReply *again = redisCommandArgv(cli, (int)(sizeof(ev) / sizeof(*ev)), ev, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+    CU_ASSERT(again->type == REDIS_REPLY_STRING && !strncmp(again->str, "rejected: ", 10));
+    freeReplyObject(again);
 
-    /* The sensor's own sequence hash of the wrong type: an error, the
-     * findings wait on disk, and go once it is mended. */
+    /* A key all findings share of the wrong type (here the stream): an
+     * error, not a rejection; the findings wait on disk, new ones go
+     * straight there, and all go once it is mended. */
     freeReplyObject(redisCommand(cli, "FLUSHALL"));
-    freeReplyObject(redisCommand(cli, "SET mirrorguard:sensor-seq oops"));
+    freeReplyObject(redisCommand(cli, "SET mirrorguard:findings oops"));
     submit_n(o, 0, 3, "sq");
     CU_ASSERT(!drain(o, 600));              /* several retries */
     redis_out_stats(o, &st);
     CU_ASSERT(st.retried >= 3);
+    CU_ASSERT_EQUAL(st.rejected, 1);        /* still only se-2 */
     CU_ASSERT_EQUAL(st.queue_depth, 0);     /* waiting on disk, not in memory */
     CU_ASSERT_EQUAL(st.spool_records, 3);
-    CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "mirrorguard:sensor-seq is a string, not a hash"));
-    CU_ASSERT_EQUAL(int_cmd(cli, "EXISTS %s", "mirrorguard:findings"), 0);
-    freeReplyObject(redisCommand(cli, "DEL mirrorguard:sensor-seq"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(logs.buf, "mirrorguard:findings is a string, not a stream"));
+    uint64_t queued = st.queued;
+    submit_n(o, 3, 5, "sq");                /* while refused: to the spool at once */
+    redis_out_stats(o, &st);
+    CU_ASSERT_EQUAL(st.queued, queued);
+    CU_ASSERT_EQUAL(st.spool_records, 5);
+    freeReplyObject(redisCommand(cli, "DEL mirrorguard:findings"));
     CU_ASSERT(drain(o, 5000));
-    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "sq", 3));
+    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "sq", 5));
 
     /* Out of memory: refused per reply, kept on disk, delivered after. */
     freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory-policy noeviction"));
     freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory 1"));
-    submit_n(o, 3, 7, "sq");
+    submit_n(o, 5, 9, "sq");
     CU_ASSERT(!drain(o, 300));
     redis_out_stats(o, &st);
     CU_ASSERT_EQUAL(st.queue_depth, 0);
     CU_ASSERT_EQUAL(st.spool_records, 4);
     CU_ASSERT_PTR_NOT_NULL(strstr(st.last_error, "OOM"));
-    CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 3);
+    CU_ASSERT_EQUAL(int_cmd(cli, "XLEN %s", "mirrorguard:findings"), 5);
     freeReplyObject(redisCommand(cli, "CONFIG SET maxmemory 0"));
     CU_ASSERT(drain(o, 5000));
-    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "sq", 7));
+    CU_ASSERT(stream_exactly(cli, "mirrorguard:findings", "sq", 9));
     struct redis_out_stats fin;
     CU_ASSERT_EQUAL(redis_out_close(o, 1000, err, sizeof(err), &fin), 0);
-    CU_ASSERT_EQUAL(fin.delivered, 11);
+    CU_ASSERT_EQUAL(fin.delivered, 13);
     CU_ASSERT_EQUAL(fin.rejected, 1);
     CU_ASSERT_EQUAL(fin.lost, 0);
     redisFree(cli);
