@@ -137,6 +137,28 @@ pump_put(struct output *o, const struct finding_pub *p)
         o->pump_head = m;
     o->pump_tail = m;
     o->pump_n++;
+    pthread_cond_signal(&o->pump_work);
+    pthread_mutex_unlock(&o->pump_mu);
+}
+
+/* The Redis thread's rest between rounds: until a publication is handed
+ * over or PUMP_IDLE_MS pass (retries, reconnects and the spool's batched
+ * fsync (200 ms) need a round now and then, not 200 a second). */
+#define PUMP_IDLE_MS 50
+
+static void
+pump_rest(struct output *o)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += PUMP_IDLE_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&o->pump_mu);
+    if (!o->pump_head && !o->pump_stop)
+        pthread_cond_timedwait(&o->pump_work, &o->pump_mu, &ts);
     pthread_mutex_unlock(&o->pump_mu);
 }
 
@@ -168,8 +190,7 @@ pump_main(void *arg)
         o->rstats = rs;
         o->have_rstats = 1;
         pthread_mutex_unlock(&o->snap_mu);
-        struct timespec ts = { 0, 5 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        pump_rest(o);
     }
     return NULL;
 }
@@ -313,6 +334,7 @@ output_open(struct output *o, const struct cfg *c, char *err, size_t errlen)
     pthread_mutex_init(&o->snap_mu, NULL);
     pthread_mutex_init(&o->pump_mu, NULL);
     pthread_cond_init(&o->pump_room, NULL);
+    pthread_cond_init(&o->pump_work, NULL);
     atomic_init(&o->pending_cfg, NULL);
     atomic_init(&o->applied_cfg, NULL);
     o->lists = lists;
@@ -656,6 +678,7 @@ output_close(struct output *o, char *err, size_t errlen)
         /* The Redis thread submits what it was handed, then stops. */
         pthread_mutex_lock(&o->pump_mu);
         o->pump_stop = 1;
+        pthread_cond_signal(&o->pump_work);
         pthread_mutex_unlock(&o->pump_mu);
         pthread_join(o->pump_thread, NULL);
         o->pump_running = 0;

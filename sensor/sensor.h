@@ -154,7 +154,7 @@ struct output {
     pthread_t pump_thread;
     int pump_running, pump_stop;
     pthread_mutex_t pump_mu;
-    pthread_cond_t pump_room;
+    pthread_cond_t pump_room, pump_work;   /* room on the list; work for the Redis thread */
     struct pump_msg *pump_head, *pump_tail;
     unsigned pump_n;
 };
