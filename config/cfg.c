@@ -224,6 +224,7 @@ static const struct key redis_keys[] = {
     KSTR("channel", outputs.redis.channel, "mirrorguard:notify"),
     KSTR("spool_dir", outputs.redis.spool_dir, "/var/lib/mirrorguard/spool"),
     KSTR("fsync", outputs.redis.fsync, "batch", .choices = fsyncs),
+    KU32("queue_size", outputs.redis.queue_size, 16, 16777216, "10000"),
     KEND
 };
 

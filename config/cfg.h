@@ -147,6 +147,7 @@ struct cfg {
             char *channel;          /* default "mirrorguard:notify" */
             char *spool_dir;        /* default "/var/lib/mirrorguard/spool" */
             char *fsync;            /* "always" | "batch" | "never" */
+            uint32_t queue_size;    /* publications waiting in memory, default 10000 */
         } redis;
     } outputs;
 

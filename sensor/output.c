@@ -245,6 +245,7 @@ open_redis(struct output *o, const struct cfg *c, char *err, size_t errlen)
         .fsync = c->outputs.redis.fsync,
         .connect_timeout_ms = c->outputs.redis.connect_timeout_ms,
         .command_timeout_ms = c->outputs.redis.command_timeout_ms,
+        .queue_size = c->outputs.redis.queue_size,
         .sensor_id = c->sensor_id,
         .connect_at_open = 1,
         .log = redis_log,

@@ -128,10 +128,13 @@ ln -sf /dev/full "$OUT/full-findings"
 ln -sf /dev/full "$OUT/full-flows"
 "$MG" replay -c $S/sensor.yaml --set "outputs.redis.url=redis://127.0.0.1:$(free_port)/0" \
     --set 'outputs.redis.spool_dir=' --set outputs.redis.connect_timeout_ms=50 \
+    --set outputs.redis.queue_size=16 \
     --set outputs.redis.command_timeout_ms=100 --findings-out "$OUT/full-findings" \
     --flows-out "$OUT/full-flows" --stats-json "$OUT/st5.json" $S/input.pcap 2>"$OUT/e5.log"
 check "nowhere to deliver: exit 1" test $? = 1
 check "the findings file's error is said when it happens" grep -q 'finding lines lost from here' "$OUT/e5.log"
+check "the memory queue holds outputs.redis.queue_size (16), the loss beyond it is said" \
+    grep -q 'LOST (1 so far): memory queue full (16)' "$OUT/e5.log"
 # (a flow log long enough to need a write before the end: the big capture)
 "$MG" replay -c "$OUT/big/sensor.yaml" --flows-out /dev/full --findings-out /dev/null \
     "$OUT/big/input.pcap" 2>"$OUT/e5b.log"
