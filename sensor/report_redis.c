@@ -840,9 +840,7 @@ append_call(struct redis_out *o, const struct item *it, uint64_t prev, int eval)
     return redisAppendCommandArgv(o->ctx, n, av, al) == REDIS_OK ? 0 : -1;
 }
 
-/* Take the next batch in seq order: spool records first, then - only once
- * the spool has nothing unread - queued messages. Returns its size. */
-/* A finding the script rejected (a key of the wrong type): counted, said
+/* A finding the script rejected (its own hash of the wrong type): counted, said
  * with its id, and its JSON appended to <spool_dir>/rejected.jsonl so it
  * can be sent again once the key is mended. */
 static void
@@ -864,6 +862,8 @@ reject(struct redis_out *o, const struct item *it, const char *why)
               (int)it->fl[F_ID], it->f[F_ID], o->where, o->st.rejected, why, where);
 }
 
+/* Take the next batch in seq order: spool records first, then - only once
+ * the spool has nothing unread - queued messages. Returns its size. */
 static uint32_t
 take_batch(struct redis_out *o)
 {

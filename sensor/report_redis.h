@@ -95,8 +95,9 @@ struct redis_out_stats {
     uint64_t reconnects;            /* successful connects after the first */
     uint64_t connect_failures;
     uint64_t lost;                  /* neither queued nor spooled: gone */
-    uint64_t rejected;              /* refused by the script for good (a key of the
-                                       wrong type): in <spool_dir>/rejected.jsonl */
+    uint64_t rejected;              /* refused by the script for good (the finding's
+                                       own hash of the wrong type): in
+                                       <spool_dir>/rejected.jsonl */
     uint64_t spool_errors;          /* spool writes that failed */
     uint64_t spool_bytes;           /* undelivered bytes in the spool now */
     uint64_t spool_records;         /* undelivered records in the spool now */
