@@ -195,6 +195,21 @@ pump_main(void *arg)
     return NULL;
 }
 
+/* A file that cannot be written is said once, when it happens (exit says
+ * it again and fails); 'bit' keeps which files have been said. */
+enum { SAID_FLOWS = 1, SAID_DNS = 2, SAID_FINDINGS = 4 };
+
+static void
+say_write_error(struct output *o, const struct obuf *b, int bit, const char *path,
+                const char *what)
+{
+    if (!b || !b->err || (o->errs_said & bit))
+        return;
+    o->errs_said |= bit;
+    fprintf(stderr, "mirrorguard: writing %s failed: %s (%s lost from here)\n", path,
+            strerror(errno ? errno : EIO), what);
+}
+
 /* Every publication goes to the findings file (JSON lines) and to Redis. */
 static void
 publish_fn(void *arg, const struct finding_pub *p)
@@ -209,12 +224,8 @@ publish_fn(void *arg, const struct finding_pub *p)
         ob_flush(o->xb);
         if (fflush(o->findings) != 0)
             o->xb->err = 1;
-        if (o->xb->err && !o->findings_err_said) {
-            o->findings_err_said = 1;
-            fprintf(stderr, "mirrorguard: writing %s failed: %s (finding lines lost from here; "
-                    "Redis delivery goes on)\n", o->cfg->outputs.findings_path,
-                    strerror(errno ? errno : EIO));
-        }
+        say_write_error(o, o->xb, SAID_FINDINGS, o->cfg->outputs.findings_path,
+                        "finding lines");
     }
     if (o->redis)
         pump_put(o, p);
@@ -297,18 +308,8 @@ output_poll(struct output *o)
         atomic_store_explicit(&o->applied_cfg, nc, memory_order_release);
     }
     uint64_t now = mono_ms();
-    /* A flow or DNS log that cannot be written is said when it happens
-     * (the lines go on being counted; exit says it again and fails). */
-    if (o->fb && o->fb->err && !(o->errs_said & 1)) {
-        o->errs_said |= 1;
-        fprintf(stderr, "mirrorguard: writing %s failed (flow records lost from here)\n",
-                o->cfg->outputs.flows_path);
-    }
-    if (o->db && o->db->err && !(o->errs_said & 2)) {
-        o->errs_said |= 2;
-        fprintf(stderr, "mirrorguard: writing %s failed (DNS records lost from here)\n",
-                o->cfg->outputs.dns_path);
-    }
+    say_write_error(o, o->fb, SAID_FLOWS, o->cfg->outputs.flows_path, "flow records");
+    say_write_error(o, o->db, SAID_DNS, o->cfg->outputs.dns_path, "DNS records");
     if (now >= o->snap_ms + 500)
         take_snapshot(o, now);
 }

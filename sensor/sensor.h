@@ -148,8 +148,7 @@ struct output {
     struct findings_stats fstats;
     struct redis_out_stats rstats;
     int have_rstats;
-    int findings_err_said;          /* a findings-file write error was logged */
-    int errs_said;                  /* bit 0: the flow log's, bit 1: the DNS log's */
+    int errs_said;                  /* write errors logged: SAID_* bits (output.c) */
     /* The Redis delivery thread (output.c): publications handed over. */
     pthread_t pump_thread;
     int pump_running, pump_stop;
