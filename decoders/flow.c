@@ -137,14 +137,18 @@ flow_new(const struct flow_cfg *c)
     while (n < c->max_flows && n < (1u << 28))
         n <<= 1;
     ft->capacity = n;
-    ft->nbuckets = n;
-    ft->mask = n - 1;
+    /* One bucket per two entries: a full table's chains average two, and
+     * the bucket array, which every packet touches at random, is half as
+     * large (2 MiB for a million flows): one worker measured 111 -> 104 ns
+     * per packet on the bench capture (README, Speed). */
+    ft->nbuckets = n / 2;
+    ft->mask = ft->nbuckets - 1;
     /* calloc: the kernel hands out zero pages as they are touched, so a
      * table sized for a million flows costs memory only for the flows seen
      * (peak RSS, not table_bytes, is what a quiet sensor uses), and start-up
      * does not fault in 120 MB. Buckets hold ~index so zero means empty. */
     ft->ents = table_alloc((size_t)n * sizeof(*ft->ents));
-    ft->buckets = table_alloc((size_t)n * sizeof(*ft->buckets));
+    ft->buckets = table_alloc((size_t)ft->nbuckets * sizeof(*ft->buckets));
     if (!ft->ents || !ft->buckets) {
         flow_free(ft);
         return NULL;
@@ -154,7 +158,8 @@ flow_new(const struct flow_cfg *c)
     for (uint32_t i = 0; i < WHEEL; i++)
         ft->wheel[i] = NIL;
     ft->st.capacity = n;
-    ft->st.bytes_alloc = (uint64_t)n * (sizeof(*ft->ents) + sizeof(*ft->buckets));
+    ft->st.bytes_alloc = (uint64_t)n * sizeof(*ft->ents) +
+                         (uint64_t)ft->nbuckets * sizeof(*ft->buckets);
     return ft;
 }
 
