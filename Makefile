@@ -89,8 +89,11 @@ unit-asan:
 	$(MAKE) BUILD=build-asan SAN=address,undefined OPT=-O1 build-asan/unit-tests build-asan/mirrorguard
 	cd tests && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ../build-asan/unit-tests
 
+# build-tsan: the live sensor under ThreadSanitizer (tests/live_tsan.sh).
 integration: $(BUILD)/mirrorguard
-	MG=$(CURDIR)/$(BUILD)/mirrorguard MG_ASAN=$(CURDIR)/build-asan/mirrorguard tests/run_integration.sh
+	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 build-tsan/mirrorguard
+	MG=$(CURDIR)/$(BUILD)/mirrorguard MG_ASAN=$(CURDIR)/build-asan/mirrorguard \
+	    MG_TSAN=$(CURDIR)/build-tsan/mirrorguard tests/run_integration.sh
 
 demo: deps
 	$(MAKE) all
@@ -104,6 +107,6 @@ bench: all
 	scripts/bench.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(OBJ:.o=.d) $(TESTOBJ:.o=.d)

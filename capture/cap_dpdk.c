@@ -492,7 +492,10 @@ static void dpdk_stats_op(struct cap_source *s, struct cap_stats *st)
 {
     struct cap_dpdk *c = (struct cap_dpdk *)s;
     struct rte_eth_stats es;
-    if (c->started && rte_eth_stats_get(c->port, &es) == 0)
+    /* The port's counters, not the queue's: only queue 0's source reports
+     * them, so workers reading other queues of the port do not count the
+     * same drops again. */
+    if (c->started && c->queue == 0 && rte_eth_stats_get(c->port, &es) == 0)
         c->st.drops = es.imissed + es.rx_nombuf + es.ierrors;
     *st = c->st;
 }

@@ -229,7 +229,7 @@ publish_fn(void *arg, const struct finding_pub *p)
     }
     if (o->redis)
         pump_put(o, p);
-    o->finding_lines++;
+    STAT_INC(o->finding_lines);
 }
 
 static void
@@ -491,7 +491,7 @@ flow_line(struct output *o, const struct flow_rec *r, int d)
     }
     ob_ch(b, '\n');
     ob_line_done(b);
-    o->flow_lines++;
+    STAT_INC(o->flow_lines);
 }
 
 void
@@ -633,7 +633,7 @@ output_dns(struct output *o, const struct dns_rec *r)
     }
     ob_str(b, "}\n");
     ob_line_done(b);
-    o->dns_lines++;
+    STAT_INC(o->dns_lines);
 }
 
 static int

@@ -67,7 +67,7 @@ forward(struct pipeline *p, uint32_t kind, const void *rec, uint32_t len)
          * there. So a stalled Redis or disk costs flow records, loudly,
          * not findings. */
         if (!p->block && kind != REC_END && kind != REC_FINDING) {
-            p->det_drops++;
+            STAT_INC(p->det_drops);
             return -1;
         }
         struct timespec ts = { 0, 20000 };
@@ -87,7 +87,7 @@ static void
 env_emit(void *arg, const struct finding_cand *fc)
 {
     struct pipeline *p = arg;
-    p->det_findings++;
+    STAT_INC(p->det_findings);
     forward(p, REC_FINDING, fc, sizeof(*fc));
 }
 

@@ -34,6 +34,11 @@
 #define MG_MAX_WORKERS 64
 #define CAP_BURST 64
 
+/* A counter that one thread writes and the stats line reads while it runs:
+ * relaxed atomic accesses (a plain load and store on x86-64, no lock). */
+#define STAT_INC(x) __atomic_store_n(&(x), (x) + 1, __ATOMIC_RELAXED)
+#define STAT_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 extern _Atomic int g_stop;          /* set by SIGINT/SIGTERM */
 
 /* Per-worker counters; written by the worker only, read at the end or,
@@ -103,6 +108,18 @@ struct worker {
     size_t tb_nflows, tb_capflows, tb_ndns, tb_capdns, tb_capptrs, tb_dnslen, tb_dnscap;
     struct worker_stats st;
     struct cap_stats cap_st;
+    struct cap_source *cur_src;     /* the source being read (its counters so far) */
+    /* What the stats read while the worker runs: a copy of its figures the
+     * worker takes under snap_mu at each tick (once a second) and when it
+     * stops, so the live stats line reads no counter another thread is
+     * writing (stats.c). */
+    pthread_mutex_t snap_mu;
+    struct worker_snap {
+        struct worker_stats st;
+        struct cap_stats cap;
+        struct flow_stats flows;
+        struct dns_txn_stats dns;
+    } snap;
     int exit_code;
     char err[256];
     _Atomic int done;

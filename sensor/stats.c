@@ -15,13 +15,24 @@ struct totals {
     uint64_t dns_bad_total, undecodable;
 };
 
+/* The copy of a worker's figures it last published (at its last tick, or
+ * when it stopped: exact at exit), never its live counters. */
+static void
+snapshot(struct worker *w, struct worker_snap *s)
+{
+    pthread_mutex_lock(&w->snap_mu);
+    *s = w->snap;
+    pthread_mutex_unlock(&w->snap_mu);
+}
+
 static void
 sum(const struct pipeline *p, struct totals *t)
 {
     memset(t, 0, sizeof(*t));
     for (unsigned i = 0; i < p->n_workers; i++) {
-        const struct worker *w = &p->workers[i];
-        const struct worker_stats *s = &w->st;
+        struct worker_snap snap;
+        snapshot(&p->workers[i], &snap);
+        const struct worker_stats *s = &snap.st;
         t->w.pkts += s->pkts;
         t->w.wire_bytes += s->wire_bytes;
         t->w.cap_bytes += s->cap_bytes;
@@ -50,9 +61,8 @@ sum(const struct pipeline *p, struct totals *t)
             t->w.first_ns = s->first_ns;
         if (s->last_ns > t->w.last_ns)
             t->w.last_ns = s->last_ns;
-        if (w->flows) {
-            struct flow_stats fs;
-            flow_stats(w->flows, &fs);
+        {
+            const struct flow_stats fs = snap.flows;
             t->f.created += fs.created;
             t->f.idle += fs.idle;
             t->f.active += fs.active;
@@ -64,9 +74,8 @@ sum(const struct pipeline *p, struct totals *t)
             t->f.capacity += fs.capacity;
             t->f.bytes_alloc += fs.bytes_alloc;
         }
-        if (w->dns) {
-            struct dns_txn_stats ds;
-            dns_txn_stats(w->dns, &ds);
+        {
+            const struct dns_txn_stats ds = snap.dns;
             t->d.queries += ds.queries;
             t->d.responses += ds.responses;
             t->d.paired += ds.paired;
@@ -74,9 +83,9 @@ sum(const struct pipeline *p, struct totals *t)
             t->d.unsolicited += ds.unsolicited;
             t->d.evicted += ds.evicted;
         }
-        t->c.drops += w->cap_st.drops;
-        t->c.bad_records += w->cap_st.bad_records;
-        t->c.skipped_blocks += w->cap_st.skipped_blocks;
+        t->c.drops += snap.cap.drops;
+        t->c.bad_records += snap.cap.bad_records;
+        t->c.skipped_blocks += snap.cap.skipped_blocks;
     }
     for (int k = 1; k < DEC_STATUS_MAX; k++)
         if (k != DEC_PROTO_OTHER)
@@ -112,9 +121,10 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
             t.d.unsolicited, t.d.evicted);
     fprintf(f, "  rings: %" PRIu64 " drops (workers), %" PRIu64 " drops (detect), %" PRIu64 " waits;"
             " capture drops %" PRIu64 ", bad file records %" PRIu64 "\n",
-            t.w.ring_drops, p->det_drops, t.w.ring_waits, t.c.drops, t.c.bad_records);
+            t.w.ring_drops, STAT_GET(p->det_drops), t.w.ring_waits, t.c.drops, t.c.bad_records);
     fprintf(f, "  output: %" PRIu64 " flow log lines, %" PRIu64 " dns lines, %" PRIu64
-            " finding publications\n", p->out.flow_lines, p->out.dns_lines, p->out.finding_lines);
+            " finding publications\n", STAT_GET(p->out.flow_lines), STAT_GET(p->out.dns_lines),
+            STAT_GET(p->out.finding_lines));
     struct findings_stats fsnap;
     struct redis_out_stats rsnap;
     int have_redis;
@@ -176,8 +186,9 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
             ",\"waits\":%" PRIu64 ",\"detect_findings\":%" PRIu64 "},\"capture\":{\"drops\":%" PRIu64 ",\"bad_records\":%" PRIu64
             ",\"skipped_blocks\":%" PRIu64 "},\"output\":{\"flow_lines\":%" PRIu64
             ",\"dns_lines\":%" PRIu64 "},\"workers\":%u",
-            t.w.ring_drops, p->det_drops, t.w.ring_waits, p->det_findings, t.c.drops,
-            t.c.bad_records, t.c.skipped_blocks, p->out.flow_lines, p->out.dns_lines, p->n_workers);
+            t.w.ring_drops, STAT_GET(p->det_drops), t.w.ring_waits, STAT_GET(p->det_findings),
+            t.c.drops, t.c.bad_records, t.c.skipped_blocks, STAT_GET(p->out.flow_lines),
+            STAT_GET(p->out.dns_lines), p->n_workers);
     fprintf(f, ",\"icmp_unreachable\":{\"matched\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
             t.w.icmp_matched, t.w.icmp_unmatched);
     fprintf(f, ",\"handover\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"drops\":%" PRIu64
@@ -186,12 +197,10 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
     fprintf(f, ",\"new_flows_per_second\":%.1f,\"per_worker\":[",
             wall_s > 0 ? (double)t.f.created / wall_s : 0.0);
     for (unsigned i = 0; i < p->n_workers; i++) {
-        const struct worker *w = &p->workers[i];
-        struct flow_stats fst = { 0 };
-        if (w->flows)
-            flow_stats(w->flows, &fst);
+        struct worker_snap snap;
+        snapshot(&p->workers[i], &snap);
         fprintf(f, "%s{\"packets\":%" PRIu64 ",\"cpu_seconds\":%.6f,\"flows\":%" PRIu64 "}",
-                i ? "," : "", w->st.pkts, w->st.cpu_seconds, fst.created);
+                i ? "," : "", snap.st.pkts, snap.st.cpu_seconds, snap.flows.created);
     }
     fputc(']', f);
     struct findings_stats fsnap;

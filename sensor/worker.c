@@ -21,6 +21,7 @@ worker_init(struct worker *w, unsigned id, const struct cfg *c, struct dec_cfg *
             int block, char *err, size_t errlen)
 {
     memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->snap_mu, NULL);
     w->id = id;
     w->cfg = c;
     w->dec = dec;
@@ -70,6 +71,7 @@ worker_fini(struct worker *w)
 {
     flow_free(w->flows);
     dns_txn_free(w->dns);
+    pthread_mutex_destroy(&w->snap_mu);
     free(w->dns_tcp);
     free(w->dns_tcp_keys);
     free(w->dns_tcp_used);
@@ -621,6 +623,30 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
     w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
 }
 
+/* A copy of this worker's figures for the stats (struct worker_snap): the
+ * capture counters include the source being read. */
+static void
+worker_publish(struct worker *w)
+{
+    struct worker_snap s;
+    s.st = w->st;
+    s.cap = w->cap_st;
+    if (w->cur_src && !(w->n_share > 1 && w->id != 0)) {
+        struct cap_stats cs;
+        w->cur_src->ops->stats(w->cur_src, &cs);
+        s.cap.pkts += cs.pkts;
+        s.cap.bytes += cs.bytes;
+        s.cap.drops += cs.drops;
+        s.cap.bad_records += cs.bad_records;
+        s.cap.skipped_blocks += cs.skipped_blocks;
+    }
+    flow_stats(w->flows, &s.flows);
+    dns_txn_stats(w->dns, &s.dns);
+    pthread_mutex_lock(&w->snap_mu);
+    w->snap = s;
+    pthread_mutex_unlock(&w->snap_mu);
+}
+
 /* Once per second of packet time: expire flows and DNS queries, and tell
  * the detectors the time (so their windows age even when quiet). */
 static void
@@ -635,6 +661,7 @@ worker_tick(struct worker *w)
     timers_end(w);
     w->order = (w->order & ~7ull) | REC_STAGE_TICK;
     emit_mark(w, REC_TICK);
+    worker_publish(w);
 }
 
 static void
@@ -790,6 +817,7 @@ worker_main(void *arg)
 
     for (unsigned si = 0; si < w->n_srcs; si++) {
         struct cap_source *src = w->srcs[si];
+        w->cur_src = src;
         while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
             int n = src->ops->rx_burst(src, burst, CAP_BURST);
             if (n == CAP_EOF)
@@ -830,6 +858,7 @@ worker_main(void *arg)
         w->cap_st.drops += cs.drops;
         w->cap_st.bad_records += cs.bad_records;
         w->cap_st.skipped_blocks += cs.skipped_blocks;
+        w->cur_src = NULL;
         if (w->exit_code)
             break;
     }
@@ -837,6 +866,7 @@ worker_main(void *arg)
     struct timespec cpu;
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
         w->st.cpu_seconds = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
+    worker_publish(w);
     atomic_store(&w->done, 1);
     return NULL;
 }

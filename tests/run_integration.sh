@@ -2,7 +2,7 @@
 # tests/run_integration.sh - end-to-end tests of the mirrorguard binary on real
 # captures (../shared/data/pcaps, made by others) and the project's own
 # generated captures (pcaps/). Run by 'make test' with MG (and MG_ASAN, the
-# sanitizer build) set. Prints one line per check and 'N passed, N failed'.
+# ASan+UBSan build, and MG_TSAN, the ThreadSanitizer build) set. Prints one line per check and 'N passed, N failed'.
 set -u
 cd "$(dirname "$0")/.."
 MG=${MG:-build/mirrorguard}
@@ -204,6 +204,9 @@ fi
 # ---- live capture on a veth pair in a network namespace
 if [ -x tests/live_veth.sh ]; then
     check "live capture on a veth pair (libpcap)" tests/live_veth.sh "$MG" "$OUT"
+fi
+if [ -n "${MG_TSAN:-}" ] && [ -x "$MG_TSAN" ]; then
+    check "live, 2 workers, stats every second: no ThreadSanitizer report" tests/live_tsan.sh "$MG_TSAN" "$OUT"
 fi
 if [ -x tests/live_reload.sh ]; then
     check "SIGHUP reloads lists and rules under live traffic, refuses bad files" tests/live_reload.sh "$MG" "$OUT"

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# tests/live_tsan.sh - the live sensor under ThreadSanitizer: no data race
+# between the workers, the detection, output and Redis threads and the
+# periodic stats line.
+#
+#   tests/live_tsan.sh MG_TSAN OUT
+#
+# MG_TSAN is mirrorguard built with -fsanitize=thread (make BUILD=build-tsan
+# SAN=thread OPT=-O1 build-tsan/mirrorguard), OUT a scratch directory.
+# 'mirrorguard run --workers 2' captures on one end of a veth pair in a
+# private network namespace (tests/veth_lib.sh) with the stats line every
+# second, while tcpreplay sends the demo capture slowly into the other end
+# (about 5 s, so several stats lines are printed while the workers are busy);
+# then SIGTERM. Pass: exit status 0, at least three periodic stats lines
+# with packets counted, and no ThreadSanitizer report. Packet counts and
+# capture drops are not checked: the sanitizer makes capture slow, and
+# tests/live_veth.sh checks them with the plain build.
+set -u
+
+MG=${1:?usage: live_tsan.sh MG_TSAN OUT}
+OUT=${2:?usage: live_tsan.sh MG_TSAN OUT}
+case $MG in
+    */*) d=$(cd "$(dirname "$MG")" 2>/dev/null && pwd) && MG=$d/$(basename "$MG") ;;
+    *)   MG=$(command -v "$MG" || echo "$MG") ;;
+esac
+if ! mkdir -p "$OUT" || ! OUT=$(cd "$OUT" && pwd); then
+    echo "live_tsan: FAIL: $OUT: not a usable directory"; exit 1
+fi
+cd "$(dirname "$0")/.." || exit 1
+
+PCAP=pcaps/demo/mirror-demo.pcap
+NS=mg-tsan-$$
+IF_CAP=mgc$$
+IF_TX=mgt$$
+W=$OUT/tsan-$$
+MGPID=""
+
+fail() { echo "live_tsan: FAIL: $*"; exit 1; }
+skip() { echo "skip: $*"; exit 0; }
+
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+    if [ -n "$MGPID" ] && kill -0 "$MGPID" 2>/dev/null; then
+        kill -9 "$MGPID" 2>/dev/null
+        wait "$MGPID" 2>/dev/null
+    fi
+    ip netns del "$NS" 2>/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+. tests/veth_lib.sh
+veth_require "live ThreadSanitizer test"
+mkdir -p "$W" || fail "cannot create $W"
+"$MG" --version 2>/dev/null | grep -q . || fail "$MG does not run"
+nm -D "$MG" 2>/dev/null | grep -q __tsan_init ||
+    nm "$MG" 2>/dev/null | grep -q __tsan_init || fail "$MG is not built with -fsanitize=thread"
+veth_setup
+
+CFG=$W/live.yaml
+{
+    cat pcaps/demo/sensor.yaml
+    cat <<EOF
+
+capture:
+  source: pcap
+  interface: $IF_CAP
+  immediate: true
+  buffer_mb: 64
+  timeout_ms: 50
+EOF
+} >"$CFG"
+
+# halt_on_error=0: every report is written; exitcode 66 marks a run with one.
+TSAN_OPTIONS="halt_on_error=0 exitcode=66 log_path=$W/tsan" \
+    ip netns exec "$NS" "$MG" run -c "$CFG" --workers 2 --set outputs.stats_interval=1 \
+    --flows-out "$W/flows" --dns-out "$W/dns" --stats-json "$W/stats.json" \
+    </dev/null >"$W/out" 2>"$W/err" &
+MGPID=$!
+for _ in $(seq 200); do                 # up to 20 s: the sanitizer starts slowly
+    grep -q "capturing on" "$W/err" 2>/dev/null && break
+    kill -0 "$MGPID" 2>/dev/null || { sed 's/^/     /' "$W/err" | head; fail "mirrorguard exited at start"; }
+    sleep 0.1
+done
+grep -q "capturing on" "$W/err" || fail "mirrorguard did not start capturing on $IF_CAP"
+
+inns tcpreplay -q -i "$IF_TX" --pps 500 "$PCAP" >"$W/tcpreplay.out" 2>&1 || {
+    sed 's/^/     /' "$W/tcpreplay.out" | head; fail "tcpreplay failed"
+}
+sleep 2
+kill -TERM "$MGPID" 2>/dev/null || fail "mirrorguard died before SIGTERM"
+for _ in $(seq 300); do                 # up to 30 s
+    kill -0 "$MGPID" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$MGPID" 2>/dev/null; then
+    kill -9 "$MGPID" 2>/dev/null; wait "$MGPID" 2>/dev/null; MGPID=""
+    fail "mirrorguard still running 30 s after SIGTERM"
+fi
+wait "$MGPID"; RC=$?
+MGPID=""
+
+reports=$(cat "$W"/tsan* 2>/dev/null | grep -c "WARNING: ThreadSanitizer")
+if [ "$reports" != 0 ]; then
+    cat "$W"/tsan* | grep -A14 "WARNING: ThreadSanitizer" | head -60 | sed 's/^/     /'
+    fail "$reports ThreadSanitizer reports (exit status $RC)"
+fi
+[ "$RC" = 0 ] || { sed 's/^/     /' "$W/err" | tail -15; fail "exit status $RC, want 0"; }
+# Periodic lines, before the final one, that counted packets.
+nlines=$(grep -c "^mirrorguard: [1-9][0-9]* packets" "$W/err")
+[ "$nlines" -ge 4 ] || { sed 's/^/     /' "$W/err" | head -30; fail "$nlines stats lines with packets, want at least 3 periodic ones and the final one"; }
+echo "live_tsan: pass: 2 workers live under ThreadSanitizer, $((nlines - 1)) periodic stats lines with packets, no report"
