@@ -114,6 +114,9 @@ pump_put(struct output *o, const struct finding_pub *p)
     if (!m) {
         fprintf(stderr, "mirrorguard: out of memory: finding %s not handed to Redis "
                 "(it is in the findings file)\n", p->id);
+        pthread_mutex_lock(&o->pump_mu);
+        o->pump_lost++;                 /* counted as lost in the stats */
+        pthread_mutex_unlock(&o->pump_mu);
         return;
     }
     m->next = NULL;
@@ -170,9 +173,7 @@ pump_main(void *arg)
         pthread_mutex_lock(&o->pump_mu);
         struct pump_msg *m = o->pump_head;
         o->pump_head = o->pump_tail = NULL;
-        o->pump_n = 0;
         int stop = o->pump_stop;
-        pthread_cond_broadcast(&o->pump_room);
         pthread_mutex_unlock(&o->pump_mu);
         while (m) {
             struct pump_msg *next = m->next;
@@ -180,6 +181,12 @@ pump_main(void *arg)
                              m->instance_id, m->archived, m->count, m->json);
             free(m);
             m = next;
+            /* pump_n counts a publication until redis_out has it (queued,
+             * spooled or lost): the stats' 'handover'. */
+            pthread_mutex_lock(&o->pump_mu);
+            if (o->pump_n-- == PUMP_MAX)
+                pthread_cond_broadcast(&o->pump_room);
+            pthread_mutex_unlock(&o->pump_mu);
         }
         if (stop)
             break;              /* output_close() delivers the rest and closes */
@@ -325,6 +332,11 @@ output_snapshot(const struct output *o, struct findings_stats *fs, struct redis_
     *fs = o->fstats;
     *rs = o->rstats;
     *have_redis = o->have_rstats;
+    pthread_mutex_unlock(mu);
+    mu = (pthread_mutex_t *)&o->pump_mu;
+    pthread_mutex_lock(mu);
+    rs->handover = o->pump_n;
+    rs->lost += o->pump_lost;
     pthread_mutex_unlock(mu);
 }
 

@@ -842,7 +842,9 @@ append_call(struct redis_out *o, const struct item *it, uint64_t prev, int eval)
 
 /* A finding the script rejected (its own hash of the wrong type): counted, said
  * with its id, and its JSON appended to <spool_dir>/rejected.jsonl so it
- * can be sent again once the key is mended. */
+ * can be sent again once the key is mended. That file is its only copy, so
+ * it reaches the disk before the finding counts as kept (fdatasync, unless
+ * the spool's fsync is 'never'; rejections are rare). */
 static void
 reject(struct redis_out *o, const struct item *it, const char *why)
 {
@@ -854,6 +856,9 @@ reject(struct redis_out *o, const struct item *it, const char *why)
         FILE *f = fopen(path, "ae");
         int bad = !f || fwrite(it->f[F_JSON], 1, it->fl[F_JSON], f) != it->fl[F_JSON] ||
                   fputc('\n', f) == EOF;
+        if (!bad && o->fsync_mode != SPOOL_FSYNC_NEVER &&
+            (fflush(f) != 0 || fdatasync(fileno(f)) != 0))
+            bad = 1;
         if (f && fclose(f) != 0)
             bad = 1;
         where = bad ? "could not be kept" : path;

@@ -103,6 +103,8 @@ struct redis_out_stats {
     uint64_t spool_records;         /* undelivered records in the spool now */
     uint64_t spool_skipped_bytes;   /* corrupt spool bytes skipped */
     uint64_t queue_depth;           /* messages in memory now */
+    uint64_t handover;              /* filled by sensor/output.c, not here: publications
+                                       handed to the Redis thread and not yet submitted */
     uint64_t next_seq;
     int connected;
     int spool_ok;                   /* 0: no spool or it could not be opened */

@@ -172,7 +172,8 @@ struct output {
     pthread_mutex_t pump_mu;
     pthread_cond_t pump_room, pump_work;   /* room on the list; work for the Redis thread */
     struct pump_msg *pump_head, *pump_tail;
-    unsigned pump_n;
+    unsigned pump_n;                /* handed over, not yet submitted to redis_out */
+    uint64_t pump_lost;             /* not handed over: out of memory */
 };
 
 /* The findings and Redis figures as of the last snapshot (any thread);

@@ -139,9 +139,9 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
         fprintf(f, "  redis: %" PRIu64 " submitted, %" PRIu64 " delivered, %" PRIu64 " queued, %" PRIu64
                 " spooled, %" PRIu64 " retried, %" PRIu64 " duplicates skipped, %" PRIu64
                 " reconnects, %" PRIu64 " LOST, %" PRIu64 " rejected, queue %" PRIu64 ", spool %" PRIu64
-                " records%s%s\n",
+                " records, %" PRIu64 " handed over%s%s\n",
                 r->submitted, r->delivered, r->queued, r->spooled, r->retried, r->duplicates,
-                r->reconnects, r->lost, r->rejected, r->queue_depth, r->spool_records,
+                r->reconnects, r->lost, r->rejected, r->queue_depth, r->spool_records, r->handover,
                 r->last_error[0] ? "; last error: " : "", r->last_error);
     }
 }
@@ -218,9 +218,11 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
         fprintf(f, ",\"redis\":{\"submitted\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"queued\":%" PRIu64
                 ",\"spooled\":%" PRIu64 ",\"retried\":%" PRIu64 ",\"duplicates\":%" PRIu64
                 ",\"reconnects\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"rejected\":%" PRIu64
-                ",\"queue_depth\":%" PRIu64 ",\"spool_records\":%" PRIu64 ",\"connected\":%d}",
+                ",\"queue_depth\":%" PRIu64 ",\"spool_records\":%" PRIu64 ",\"handover\":%" PRIu64
+                ",\"connected\":%d}",
                 r->submitted, r->delivered, r->queued, r->spooled, r->retried, r->duplicates,
-                r->reconnects, r->lost, r->rejected, r->queue_depth, r->spool_records, r->connected);
+                r->reconnects, r->lost, r->rejected, r->queue_depth, r->spool_records, r->handover,
+                r->connected);
     }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)   /* ru_maxrss is in KiB on Linux */

@@ -11,7 +11,8 @@
 # private network namespace (tests/veth_lib.sh) with the stats line every
 # second, while tcpreplay sends the demo capture slowly into the other end
 # (about 5 s, so several stats lines are printed while the workers are busy);
-# then SIGTERM. Pass: exit status 0, at least three periodic stats lines
+# then SIGTERM. When redis-server is installed, findings also go to one on a
+# unix socket, so the Redis thread runs too. Pass: exit status 0, at least three periodic stats lines
 # with packets counted, and no ThreadSanitizer report. Packet counts and
 # capture drops are not checked: the sanitizer makes capture slow, and
 # tests/live_veth.sh checks them with the plain build.
@@ -34,6 +35,7 @@ IF_CAP=mgc$$
 IF_TX=mgt$$
 W=$OUT/tsan-$$
 MGPID=""
+RPID=""
 
 fail() { echo "live_tsan: FAIL: $*"; exit 1; }
 skip() { echo "skip: $*"; exit 0; }
@@ -44,6 +46,7 @@ cleanup() {
         kill -9 "$MGPID" 2>/dev/null
         wait "$MGPID" 2>/dev/null
     fi
+    [ -n "$RPID" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
     ip netns del "$NS" 2>/dev/null
     rm -rf "$W"
 }
@@ -73,9 +76,20 @@ capture:
 EOF
 } >"$CFG"
 
+REDIS=()
+if command -v redis-server >/dev/null; then
+    redis-server --port 0 --unixsocket "$W/redis.sock" --save '' --daemonize no >"$W/redis.log" 2>&1 &
+    RPID=$!
+    for _ in $(seq 100); do
+        redis-cli -s "$W/redis.sock" ping 2>/dev/null | grep -q PONG && break
+        sleep 0.05
+    done
+    REDIS=(--set "outputs.redis.url=unix://$W/redis.sock" --set "outputs.redis.spool_dir=$W/spool")
+fi
+
 # halt_on_error=0: every report is written; exitcode 66 marks a run with one.
 TSAN_OPTIONS="halt_on_error=0 exitcode=66 log_path=$W/tsan" \
-    ip netns exec "$NS" "$MG" run -c "$CFG" --workers 2 --set outputs.stats_interval=1 \
+    ip netns exec "$NS" "$MG" run -c "$CFG" --workers 2 --set outputs.stats_interval=1 "${REDIS[@]}" \
     --flows-out "$W/flows" --dns-out "$W/dns" --stats-json "$W/stats.json" \
     </dev/null >"$W/out" 2>"$W/err" &
 MGPID=$!
@@ -111,4 +125,5 @@ fi
 # Periodic lines, before the final one, that counted packets.
 nlines=$(grep -c "^mirrorguard: [1-9][0-9]* packets" "$W/err")
 [ "$nlines" -ge 4 ] || { sed 's/^/     /' "$W/err" | head -30; fail "$nlines stats lines with packets, want at least 3 periodic ones and the final one"; }
-echo "live_tsan: pass: 2 workers live under ThreadSanitizer, $((nlines - 1)) periodic stats lines with packets, no report"
+[ -z "$RPID" ] || grep -q "^  redis:" "$W/err" || fail "no redis line in the stats"
+echo "live_tsan: pass: 2 workers live under ThreadSanitizer${RPID:+ with Redis}, $((nlines - 1)) periodic stats lines with packets, no report"
