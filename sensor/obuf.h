@@ -15,17 +15,35 @@
 #define OBUF_FLUSH (1 << 16)        /* flush when this full: a line never overflows */
 
 struct obuf {
-    FILE *f;
+    FILE *f;                        /* unbuffered when it is a file of ours (output.c) */
     size_t len;
     int err;                        /* a write failed (errno kept by stdio) */
+    uint64_t *lost;                 /* when set: lines not written are counted here */
     char b[OBUF_SIZE];
 };
+
+/* The lines, whole or partly, of b[from, to): what a failed write lost. */
+static inline void
+ob_count_lost(struct obuf *o, const char *b, size_t from, size_t to)
+{
+    if (!o->lost || from >= to)
+        return;
+    uint64_t n = 0;
+    for (const char *p = b + from; (p = memchr(p, '\n', (size_t)(b + to - p))) != NULL; p++)
+        n++;
+    if (b[to - 1] != '\n')
+        n++;                        /* a line cut at the end of the piece */
+    __atomic_store_n(o->lost, *o->lost + n, __ATOMIC_RELAXED);  /* the stats read it live */
+}
 
 static inline void
 ob_flush(struct obuf *o)
 {
-    if (o->len && fwrite(o->b, 1, o->len, o->f) != o->len)
+    size_t w;
+    if (o->len && (w = fwrite(o->b, 1, o->len, o->f)) != o->len) {
         o->err = 1;
+        ob_count_lost(o, o->b, w, o->len);
+    }
     o->len = 0;
 }
 
@@ -43,8 +61,11 @@ ob_mem(struct obuf *o, const char *s, size_t n)
     if (o->len + n > OBUF_SIZE) {   /* a very long field: never overrun */
         ob_flush(o);
         if (n > OBUF_SIZE) {
-            if (fwrite(s, 1, n, o->f) != n)
+            size_t w = fwrite(s, 1, n, o->f);
+            if (w != n) {
                 o->err = 1;
+                ob_count_lost(o, s, w, n);
+            }
             return;
         }
     }

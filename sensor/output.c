@@ -60,6 +60,9 @@ open_out(const char *path, int *own, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
+    /* The obuf (obuf.h) is the buffer: writes go straight to the file, so a
+     * failed one says exactly which lines it lost. */
+    setvbuf(f, NULL, _IONBF, 0);
     *own = 1;
     return f;
 }
@@ -383,6 +386,9 @@ output_open(struct output *o, const struct cfg *c, char *err, size_t errlen)
     o->fb->f = o->flows;
     o->db->f = o->dns;
     o->xb->f = o->findings;
+    o->fb->lost = &o->flow_lost;
+    o->db->lost = &o->dns_lost;
+    o->xb->lost = &o->finding_lost;
     o->findings_agg = findings_new(c, err, errlen);
     if (!o->findings_agg)
         return -1;

@@ -154,6 +154,7 @@ struct output {
     unsigned n_fields;
     uint8_t fields[64];             /* enum vpc_field */
     uint64_t flow_lines, dns_lines, finding_lines;
+    uint64_t flow_lost, dns_lost, finding_lost;     /* lines a failed write lost */
     uint64_t write_errors;
     _Atomic(struct cfg *) pending_cfg;  /* SIGHUP: new rules for the aggregator */
     _Atomic(struct cfg *) applied_cfg;  /* the last one it took (it reads rules from it) */

@@ -125,6 +125,11 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
     fprintf(f, "  output: %" PRIu64 " flow log lines, %" PRIu64 " dns lines, %" PRIu64
             " finding publications\n", STAT_GET(p->out.flow_lines), STAT_GET(p->out.dns_lines),
             STAT_GET(p->out.finding_lines));
+    uint64_t fl = STAT_GET(p->out.flow_lost), dl = STAT_GET(p->out.dns_lost),
+             xl = STAT_GET(p->out.finding_lost);
+    if (fl || dl || xl)
+        fprintf(f, "  output LOST (writes failed): %" PRIu64 " flow log lines, %" PRIu64
+                " dns lines, %" PRIu64 " findings file lines\n", fl, dl, xl);
     struct findings_stats fsnap;
     struct redis_out_stats rsnap;
     int have_redis;
@@ -185,10 +190,12 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
     fprintf(f, "}},\"rings\":{\"worker_drops\":%" PRIu64 ",\"detect_drops\":%" PRIu64
             ",\"waits\":%" PRIu64 ",\"detect_findings\":%" PRIu64 "},\"capture\":{\"drops\":%" PRIu64 ",\"bad_records\":%" PRIu64
             ",\"skipped_blocks\":%" PRIu64 "},\"output\":{\"flow_lines\":%" PRIu64
-            ",\"dns_lines\":%" PRIu64 "},\"workers\":%u",
+            ",\"dns_lines\":%" PRIu64 ",\"flow_lines_lost\":%" PRIu64 ",\"dns_lines_lost\":%" PRIu64
+            ",\"finding_lines_lost\":%" PRIu64 "},\"workers\":%u",
             t.w.ring_drops, STAT_GET(p->det_drops), t.w.ring_waits, STAT_GET(p->det_findings),
             t.c.drops, t.c.bad_records, t.c.skipped_blocks, STAT_GET(p->out.flow_lines),
-            STAT_GET(p->out.dns_lines), p->n_workers);
+            STAT_GET(p->out.dns_lines), STAT_GET(p->out.flow_lost), STAT_GET(p->out.dns_lost),
+            STAT_GET(p->out.finding_lost), p->n_workers);
     fprintf(f, ",\"icmp_unreachable\":{\"matched\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
             t.w.icmp_matched, t.w.icmp_unmatched);
     fprintf(f, ",\"handover\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"drops\":%" PRIu64

@@ -144,6 +144,13 @@ check "both files' errors are said at exit" sh -c \
      grep -q 'writing $OUT/full-flows failed: .*(records lost)' '$OUT/e5.log'"
 read -r lost pub5 < <($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["redis"]["lost"], d["findings"]["published"])' "$OUT/st5.json")
 check "stats count every publication as lost ($lost of $pub5)" test "$lost" = "$pub5" -a "$pub5" -gt 0
+# Every line written to /dev/full is lost, and counted so: the flow log's
+# (its records and its header line) and the findings file's (one line per
+# publication).
+read -r fl fll xl < <($PY -c 'import json,sys; o=json.load(open(sys.argv[1]))["output"]; print(o["flow_lines"], o["flow_lines_lost"], o["finding_lines_lost"])' "$OUT/st5.json")
+check "stats count every flow log line as lost ($fll of $fl records + header) and every findings file line ($xl of $pub5)" \
+    test "$fll" = $((fl + 1)) -a "$fl" -gt 0 -a "$xl" = "$pub5"
+check "the stats line says what the writes lost" grep -q "output LOST (writes failed): $fll flow log lines, 0 dns lines, $pub5 findings file lines" "$OUT/e5.log"
 
 if [ "$fail" != 0 ]; then
     for f in "$OUT"/e*.log; do echo "--- $f"; tail -5 "$f"; done
