@@ -22,7 +22,8 @@ struct obuf {
     char b[OBUF_SIZE];
 };
 
-/* The lines, whole or partly, of b[from, to): what a failed write lost. */
+/* What a failed write of b[from, to) lost: a line counts once, in the piece
+ * that held its end (a buffer flushed mid-line ends a piece without one). */
 static inline void
 ob_count_lost(struct obuf *o, const char *b, size_t from, size_t to)
 {
@@ -31,8 +32,6 @@ ob_count_lost(struct obuf *o, const char *b, size_t from, size_t to)
     uint64_t n = 0;
     for (const char *p = b + from; (p = memchr(p, '\n', (size_t)(b + to - p))) != NULL; p++)
         n++;
-    if (b[to - 1] != '\n')
-        n++;                        /* a line cut at the end of the piece */
     __atomic_store_n(o->lost, *o->lost + n, __ATOMIC_RELAXED);  /* the stats read it live */
 }
 
