@@ -61,28 +61,22 @@ sum(const struct pipeline *p, struct totals *t)
             t->w.first_ns = s->first_ns;
         if (s->last_ns > t->w.last_ns)
             t->w.last_ns = s->last_ns;
-        {
-            const struct flow_stats fs = snap.flows;
-            t->f.created += fs.created;
-            t->f.idle += fs.idle;
-            t->f.active += fs.active;
-            t->f.evicted += fs.evicted;
-            t->f.flushed += fs.flushed;
-            t->f.duplicates += fs.duplicates;
-            t->f.records += fs.records;
-            t->f.in_use += fs.in_use;
-            t->f.capacity += fs.capacity;
-            t->f.bytes_alloc += fs.bytes_alloc;
-        }
-        {
-            const struct dns_txn_stats ds = snap.dns;
-            t->d.queries += ds.queries;
-            t->d.responses += ds.responses;
-            t->d.paired += ds.paired;
-            t->d.unanswered += ds.unanswered;
-            t->d.unsolicited += ds.unsolicited;
-            t->d.evicted += ds.evicted;
-        }
+        t->f.created += snap.flows.created;
+        t->f.idle += snap.flows.idle;
+        t->f.active += snap.flows.active;
+        t->f.evicted += snap.flows.evicted;
+        t->f.flushed += snap.flows.flushed;
+        t->f.duplicates += snap.flows.duplicates;
+        t->f.records += snap.flows.records;
+        t->f.in_use += snap.flows.in_use;
+        t->f.capacity += snap.flows.capacity;
+        t->f.bytes_alloc += snap.flows.bytes_alloc;
+        t->d.queries += snap.dns.queries;
+        t->d.responses += snap.dns.responses;
+        t->d.paired += snap.dns.paired;
+        t->d.unanswered += snap.dns.unanswered;
+        t->d.unsolicited += snap.dns.unsolicited;
+        t->d.evicted += snap.dns.evicted;
         t->c.drops += snap.cap.drops;
         t->c.bad_records += snap.cap.bad_records;
         t->c.skipped_blocks += snap.cap.skipped_blocks;

@@ -623,6 +623,22 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
     w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
 }
 
+/* Add what a source has counted so far to 'to'. Every replay worker reads
+ * the whole file: only worker 0 counts it. */
+static void
+add_src_stats(const struct worker *w, struct cap_source *src, struct cap_stats *to)
+{
+    if (w->n_share > 1 && w->id != 0)
+        return;
+    struct cap_stats cs;
+    src->ops->stats(src, &cs);
+    to->pkts += cs.pkts;
+    to->bytes += cs.bytes;
+    to->drops += cs.drops;
+    to->bad_records += cs.bad_records;
+    to->skipped_blocks += cs.skipped_blocks;
+}
+
 /* A copy of this worker's figures for the stats (struct worker_snap): the
  * capture counters include the source being read. */
 static void
@@ -631,15 +647,8 @@ worker_publish(struct worker *w)
     struct worker_snap s;
     s.st = w->st;
     s.cap = w->cap_st;
-    if (w->cur_src && !(w->n_share > 1 && w->id != 0)) {
-        struct cap_stats cs;
-        w->cur_src->ops->stats(w->cur_src, &cs);
-        s.cap.pkts += cs.pkts;
-        s.cap.bytes += cs.bytes;
-        s.cap.drops += cs.drops;
-        s.cap.bad_records += cs.bad_records;
-        s.cap.skipped_blocks += cs.skipped_blocks;
-    }
+    if (w->cur_src)
+        add_src_stats(w, w->cur_src, &s.cap);
     flow_stats(w->flows, &s.flows);
     dns_txn_stats(w->dns, &s.dns);
     pthread_mutex_lock(&w->snap_mu);
@@ -849,15 +858,7 @@ worker_main(void *arg)
         }
         if (w->n_fwd > 1)
             fwd_drain(w);               /* what the others sent before they stopped */
-        struct cap_stats cs;
-        src->ops->stats(src, &cs);
-        if (w->n_share > 1 && w->id != 0)
-            memset(&cs, 0, sizeof(cs));     /* every replay worker read it: count once */
-        w->cap_st.pkts += cs.pkts;
-        w->cap_st.bytes += cs.bytes;
-        w->cap_st.drops += cs.drops;
-        w->cap_st.bad_records += cs.bad_records;
-        w->cap_st.skipped_blocks += cs.skipped_blocks;
+        add_src_stats(w, src, &w->cap_st);
         w->cur_src = NULL;
         if (w->exit_code)
             break;
