@@ -36,16 +36,8 @@
 # (not root, no network namespaces, no veth).
 set -u
 
-MG=${1:?usage: live_reload.sh MG OUT}
-OUT=${2:?usage: live_reload.sh MG OUT}
-case $MG in
-    */*) d=$(cd "$(dirname "$MG")" 2>/dev/null && pwd) && MG=$d/$(basename "$MG") ;;
-    *)   MG=$(command -v "$MG" || echo "$MG") ;;
-esac
-if ! mkdir -p "$OUT" || ! OUT=$(cd "$OUT" && pwd); then
-    echo "live_reload: FAIL: $OUT: not a usable directory"; exit 1
-fi
-cd "$(dirname "$0")/.." || exit 1
+. "$(dirname "$0")/veth_lib.sh"
+veth_args live_reload "$@"
 
 NS=mg-reload-$$
 IF_CAP=mrc$$                    # capture end (<= 15 characters)
@@ -80,7 +72,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- can this machine do it at all? Then the namespace and its veth pair.
-. tests/veth_lib.sh
 veth_require "live reload test"
 rm -rf "$W"
 mkdir -p "$W" || fail "cannot create $W"

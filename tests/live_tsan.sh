@@ -18,16 +18,8 @@
 # tests/live_veth.sh checks them with the plain build.
 set -u
 
-MG=${1:?usage: live_tsan.sh MG_TSAN OUT}
-OUT=${2:?usage: live_tsan.sh MG_TSAN OUT}
-case $MG in
-    */*) d=$(cd "$(dirname "$MG")" 2>/dev/null && pwd) && MG=$d/$(basename "$MG") ;;
-    *)   MG=$(command -v "$MG" || echo "$MG") ;;
-esac
-if ! mkdir -p "$OUT" || ! OUT=$(cd "$OUT" && pwd); then
-    echo "live_tsan: FAIL: $OUT: not a usable directory"; exit 1
-fi
-cd "$(dirname "$0")/.." || exit 1
+. "$(dirname "$0")/veth_lib.sh"
+veth_args live_tsan "$@"
 
 PCAP=pcaps/demo/mirror-demo.pcap
 NS=mg-tsan-$$
@@ -54,7 +46,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-. tests/veth_lib.sh
 veth_require "live ThreadSanitizer test"
 mkdir -p "$W" || fail "cannot create $W"
 "$MG" --version 2>/dev/null | grep -q . || fail "$MG does not run"

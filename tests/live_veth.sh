@@ -30,17 +30,8 @@
 # (not root, no network namespaces, no veth).
 set -u
 
-MG=${1:?usage: live_veth.sh MG OUT}
-OUT=${2:?usage: live_veth.sh MG OUT}
-# Absolute paths: we change directory, and 'ip netns exec' runs MG.
-case $MG in
-    */*) d=$(cd "$(dirname "$MG")" 2>/dev/null && pwd) && MG=$d/$(basename "$MG") ;;
-    *)   MG=$(command -v "$MG" || echo "$MG") ;;
-esac
-if ! mkdir -p "$OUT" || ! OUT=$(cd "$OUT" && pwd); then
-    echo "live_veth: FAIL: $OUT: not a usable directory"; exit 1
-fi
-cd "$(dirname "$0")/.." || exit 1
+. "$(dirname "$0")/veth_lib.sh"
+veth_args live_veth "$@"
 
 PCAP=pcaps/demo/mirror-demo.pcap
 BASECFG=pcaps/demo/sensor.yaml
@@ -67,7 +58,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- can this machine do it at all? Then the namespace and its veth pair.
-. tests/veth_lib.sh
 veth_require "live veth test"
 [ -f "$PCAP" ] || fail "$PCAP: missing"
 mkdir -p "$W" || fail "cannot create $W"

@@ -1,7 +1,26 @@
 # shellcheck shell=bash
-# tests/veth_lib.sh - sourced by the live tests (live_veth.sh, live_reload.sh):
-# the checks for what they need and the network namespace with its veth pair.
-# The caller defines fail and skip, and sets MG, NS, IF_TX, IF_CAP and W.
+# tests/veth_lib.sh - sourced by the live tests (live_veth.sh, live_reload.sh,
+# live_tsan.sh): their arguments, the checks for what they need and the
+# network namespace with its veth pair. The caller defines fail and skip, and
+# sets NS, IF_TX, IF_CAP and W (veth_args sets MG and OUT).
+
+# veth_args NAME MG OUT: MG and OUT as absolute paths (the test changes
+# directory, and 'ip netns exec' runs MG), OUT created; then into the
+# repository, where the tests' relative paths start.
+veth_args() {
+    local name=$1
+    MG=${2:?usage: $name.sh MG OUT}
+    OUT=${3:?usage: $name.sh MG OUT}
+    local d
+    case $MG in
+        */*) d=$(cd "$(dirname "$MG")" 2>/dev/null && pwd) && MG=$d/$(basename "$MG") ;;
+        *)   MG=$(command -v "$MG" || echo "$MG") ;;
+    esac
+    if ! mkdir -p "$OUT" || ! OUT=$(cd "$OUT" && pwd); then
+        echo "$name: FAIL: $OUT: not a usable directory"; exit 1
+    fi
+    cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+}
 
 # veth_require WHAT: root, iproute2, MG, python3 (PY: the interpreter itself,
 # since a version manager's shim costs ~1 s a call) and tcpreplay; skip when
