@@ -48,6 +48,7 @@
  * inputs are expected to be complete files. */
 #define _GNU_SOURCE
 #include "cap.h"
+#include "bigmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -669,7 +670,7 @@ static void file_close(struct cap_source *s)
     if (f->map)
         munmap(f->map, f->maplen);
     if (f->sbuf) {
-        free(f->sbuf);
+        big_free(f->sbuf, CAP_FILE_SBUF);
         close(f->sfd);
     }
     free(f->ifs);
@@ -852,7 +853,7 @@ struct cap_source *cap_file_open(const char *path, char *err, size_t errlen)
      * than the page-table work and cache misses of touching each packet
      * through a fresh mapping (pcapng keeps the mapping: its blocks refer
      * back to interface descriptions). */
-    if (f->fmt == FMT_PCAP && (f->sbuf = malloc(CAP_FILE_SBUF)) != NULL) {
+    if (f->fmt == FMT_PCAP && (f->sbuf = big_alloc(CAP_FILE_SBUF)) != NULL) {
         size_t start = f->off;
         munmap(f->map, f->maplen);
         f->map = NULL;

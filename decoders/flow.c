@@ -1,7 +1,6 @@
 /* decoders/flow.c - flow table with a lazy timing wheel; see flow.h. */
 #include "flow.h"
-
-#include <sys/mman.h>
+#include "bigmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,32 +99,6 @@ flow_hash(const struct dec_pkt *p, uint64_t seed)
 
 /* ==== Table ==== */
 
-/* The table's arrays: anonymous memory, zero until touched, on transparent
- * huge pages where the kernel has them (THP "madvise" mode, Debian's
- * default): the lookups land at random in megabytes, and with 4 KiB pages
- * nearly each one also missed the TLB. */
-#define HUGE_ALIGN ((size_t)2 << 20)
-
-static void *
-table_alloc(size_t bytes)
-{
-    size_t len = (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, len, MADV_HUGEPAGE);   /* a hint: failure costs only speed */
-#endif
-    return p;
-}
-
-static void
-table_free(void *p, size_t bytes)
-{
-    if (p)
-        munmap(p, (bytes + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1));
-}
-
 struct flow_table *
 flow_new(const struct flow_cfg *c)
 {
@@ -143,12 +116,14 @@ flow_new(const struct flow_cfg *c)
      * per packet on the bench capture (README, Speed). */
     ft->nbuckets = n / 2;
     ft->mask = ft->nbuckets - 1;
-    /* calloc: the kernel hands out zero pages as they are touched, so a
-     * table sized for a million flows costs memory only for the flows seen
-     * (peak RSS, not table_bytes, is what a quiet sensor uses), and start-up
-     * does not fault in 120 MB. Buckets hold ~index so zero means empty. */
-    ft->ents = table_alloc((size_t)n * sizeof(*ft->ents));
-    ft->buckets = table_alloc((size_t)ft->nbuckets * sizeof(*ft->buckets));
+    /* big_alloc (bigmem.h): zero pages handed out as they are touched, 2 MiB
+     * at a time, so a table sized for a million flows costs memory only for
+     * the flows seen (peak RSS, not table_bytes, is what a quiet sensor
+     * uses), start-up does not fault in 120 MB, and the lookups, which land
+     * at random in megabytes, do not miss the TLB on 4 KiB pages. Buckets
+     * hold ~index so zero means empty. */
+    ft->ents = big_alloc((size_t)n * sizeof(*ft->ents));
+    ft->buckets = big_alloc((size_t)ft->nbuckets * sizeof(*ft->buckets));
     if (!ft->ents || !ft->buckets) {
         flow_free(ft);
         return NULL;
@@ -168,8 +143,8 @@ flow_free(struct flow_table *ft)
 {
     if (!ft)
         return;
-    table_free(ft->ents, (size_t)ft->capacity * sizeof(*ft->ents));
-    table_free(ft->buckets, (size_t)ft->nbuckets * sizeof(*ft->buckets));
+    big_free(ft->ents, (size_t)ft->capacity * sizeof(*ft->ents));
+    big_free(ft->buckets, (size_t)ft->nbuckets * sizeof(*ft->buckets));
     free(ft);
 }
 

@@ -4,6 +4,7 @@
 #include "dga.h"
 #include "crc32.h"
 #include "domain.h"
+#include "bigmem.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,6 +46,7 @@ struct dga_model {
     unsigned bits, hidden, maxgram;
     uint32_t mask;
     int8_t *emb;
+    size_t emb_bytes;               /* as allocated (big_alloc) */
     double scale[DGA_NN_MAXH], b1[DGA_NN_MAXH], w3[DGA_NN_MAXH], b3;
     double wf[DGA_NFEAT][DGA_NN_MAXH];
     /* the standardisation folded into the first layer at load:
@@ -275,7 +277,7 @@ dga_model_free(struct dga_model *m)
     if (!m)
         return;
     free(m->trie);
-    free(m->emb);
+    big_free(m->emb, m->emb_bytes);
     free(m);
 }
 
@@ -533,13 +535,14 @@ dga_model_load(const char *path, char *err, size_t errlen)
                 m->maxgram = mg;
                 m->mask = (1u << bits) - 1;
                 size_t sz = ((size_t)hid << bits) + 64;
-                m->emb = aligned_alloc(64, (sz + 63) / 64 * 64);
+                /* On huge pages (bigmem.h): names land at random rows. */
+                m->emb_bytes = (sz + 63) / 64 * 64;
+                m->emb = big_alloc(m->emb_bytes);
                 seen = calloc(((size_t)1 << bits) / 8, 1);
                 if (!m->emb || !seen) {
                     snprintf(err, errlen, "%s: out of memory", path);
                     goto fail;
                 }
-                memset(m->emb, 0, sz);
                 have_nn = 1;
             }
         } else if (!strcmp(k, "nn_scale") || !strcmp(k, "nn_b1") || !strcmp(k, "nn_w3")) {

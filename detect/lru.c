@@ -1,5 +1,6 @@
 /* detect/lru.c - fixed-capacity LRU hash table; see lru.h. */
 #include "lru.h"
+#include "bigmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +43,20 @@ lru_init(struct lru *t, uint32_t cap, size_t esz, size_t key_off, size_t key_len
     uint32_t nb = 1;
     while (nb < cap)
         nb <<= 1;
-    t->mem = calloc(cap, esz);
-    t->bkt = malloc((size_t)nb * sizeof(uint32_t));
-    if (!t->mem || !t->bkt)
-        return -1;
-    memset(t->bkt, 0xff, (size_t)nb * sizeof(uint32_t));
     t->esz = esz;
     t->key_off = key_off;
     t->key_len = key_len;
     t->cap = cap;
     t->mask = nb - 1;
+    /* On huge pages (bigmem.h): entries are touched at random, and a
+     * detector's first minutes would otherwise fault its table in a 4 KiB
+     * page at a time. The sizes are set first: lru_free() needs them. */
+    if (esz && (size_t)cap * esz / esz == cap)
+        t->mem = big_alloc((size_t)cap * esz);
+    t->bkt = big_alloc((size_t)nb * sizeof(uint32_t));
+    if (!t->mem || !t->bkt)
+        return -1;
+    memset(t->bkt, 0xff, (size_t)nb * sizeof(uint32_t));
     t->head = t->tail = NIL;
     return 0;
 }
@@ -59,8 +64,8 @@ lru_init(struct lru *t, uint32_t cap, size_t esz, size_t key_off, size_t key_len
 void
 lru_free(struct lru *t)
 {
-    free(t->mem);
-    free(t->bkt);
+    big_free(t->mem, (size_t)t->cap * t->esz);
+    big_free(t->bkt, ((size_t)t->mask + 1) * sizeof(uint32_t));
     t->mem = NULL;
     t->bkt = NULL;
 }

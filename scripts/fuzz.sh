@@ -32,7 +32,7 @@ secs=${1:-60}
 out=build-fuzz
 mkdir -p "$out"
 CC=${FUZZ_CC:-clang}
-FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 -Idecoders -Icapture -Iconfig"
+FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 -Idecoders -Icapture -Iconfig -Isensor"
 save=${FUZZ_SAVE:-1}
 save_max=${FUZZ_SAVE_MAX:-200}
 save_bytes=${FUZZ_SAVE_BYTES:-2048}
@@ -42,12 +42,12 @@ build() {   # name sources...
     local name=$1; shift
     $CC $FLAGS -o "$out/$name" "$@"
 }
-build fuzz_decode tests/fuzz/fuzz_decode.c decoders/dec.c decoders/dispatch.c decoders/flow.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c
+build fuzz_decode tests/fuzz/fuzz_decode.c decoders/dec.c decoders/dispatch.c decoders/flow.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c sensor/bigmem.c
 build fuzz_dns tests/fuzz/fuzz_dns.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c
-build fuzz_capfile tests/fuzz/fuzz_capfile.c capture/cap_file.c
+build fuzz_capfile tests/fuzz/fuzz_capfile.c capture/cap_file.c sensor/bigmem.c
 build fuzz_lists tests/fuzz/fuzz_lists.c detect/lists.c -Idetect -Iconfig
 build fuzz_config tests/fuzz/fuzz_config.c config/cfg.c config/cfg_yaml.c -lyaml
-build fuzz_dgamodel tests/fuzz/fuzz_dgamodel.c detect/dga.c detect/domain.c -Idetect -lm -lpsl -lpthread
+build fuzz_dgamodel tests/fuzz/fuzz_dgamodel.c detect/dga.c detect/domain.c sensor/bigmem.c -Idetect -lm -lpsl -lpthread
 
 # Decoder seeds: every frame of the project's own captures, prefixed with the
 # link-type selector byte of fuzz_decode.c.

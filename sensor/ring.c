@@ -1,5 +1,6 @@
 /* sensor/ring.c - SPSC record ring; see ring.h for the contract. */
 #include "ring.h"
+#include "bigmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ ring_new(size_t bytes)
     if (!r)
         return NULL;
     memset(r, 0, sizeof(*r));
-    r->buf = aligned_alloc(64, size);
+    r->buf = big_alloc(size);           /* on huge pages: see bigmem.h */
     if (!r->buf) {
         free(r);
         return NULL;
@@ -37,7 +38,7 @@ ring_free(struct ring *r)
 {
     if (!r)
         return;
-    free(r->buf);
+    big_free(r->buf, r->size);
     free(r);
 }
 

@@ -5,6 +5,7 @@
 #include "sensor.h"
 #include "app.h"
 #include "dispatch.h"
+#include "bigmem.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -75,14 +76,15 @@ worker_fini(struct worker *w)
     free(w->dns_tcp);
     free(w->dns_tcp_keys);
     free(w->dns_tcp_used);
-    free(w->tb_flows);
-    free(w->tb_dnsbuf);
-    free(w->tb_dnsoff);
-    free(w->tb_ptrs);
+    big_free(w->tb_flows, w->tb_capflows * sizeof(*w->tb_flows));
+    big_free(w->tb_dnsbuf, w->tb_dnscap);
+    big_free(w->tb_dnsoff, w->tb_capdns * sizeof(*w->tb_dnsoff));
+    big_free(w->tb_ptrs, w->tb_capptrs * sizeof(*w->tb_ptrs));
     w->tb_ptrs = NULL;
     w->tb_flows = NULL;
     w->tb_dnsbuf = NULL;
     w->tb_dnsoff = NULL;
+    w->tb_capptrs = w->tb_capflows = w->tb_dnscap = w->tb_capdns = 0;
     ring_free(w->out);
     for (unsigned i = 0; i < w->n_srcs; i++)
         if (w->srcs[i])
@@ -120,7 +122,7 @@ batch_slot(void **buf, size_t *n, size_t *cap, size_t size)
 {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 256;
-        void *nb = realloc(*buf, nc * size);
+        void *nb = big_realloc(*buf, *cap * size, nc * size);
         if (!nb)
             return NULL;
         *buf = nb;
@@ -169,7 +171,7 @@ emit_dns(void *arg, const struct dns_rec *r)
             size_t nc = w->tb_dnscap ? w->tb_dnscap * 2 : 65536;
             while (nc < w->tb_dnslen + need)
                 nc *= 2;
-            uint8_t *nb = realloc(w->tb_dnsbuf, nc);
+            uint8_t *nb = big_realloc(w->tb_dnsbuf, w->tb_dnscap, nc);
             if (nb) {
                 w->tb_dnsbuf = nb;
                 w->tb_dnscap = nc;
@@ -367,7 +369,7 @@ batch_ptrs(struct worker *w, size_t n)
 {
     if (n <= w->tb_capptrs)
         return 0;
-    void **np = realloc(w->tb_ptrs, n * sizeof(*np));
+    void **np = big_realloc(w->tb_ptrs, w->tb_capptrs * sizeof(*np), n * sizeof(*np));
     if (!np)
         return -1;
     w->tb_ptrs = np;
