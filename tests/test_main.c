@@ -6,6 +6,7 @@
 #include <string.h>
 
 int test_ring_register(void);
+int test_bigmem_register(void);
 int test_dec_register(void);
 int test_flow_register(void);
 int test_dns_register(void);
@@ -27,6 +28,7 @@ int test_det_baseline_register(void);
 
 static const struct { const char *name; int (*reg)(void); } suites[] = {
     { "ring", test_ring_register },
+    { "bigmem", test_bigmem_register },
     { "dec",  test_dec_register },
     { "flow", test_flow_register },
     { "dns",  test_dns_register },
