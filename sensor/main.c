@@ -301,24 +301,31 @@ reload(struct pipeline *p, const struct opts *o)
 }
 
 /* With more CPUs than workers, give each worker a CPU of its own and put
- * the detection and output threads on the next one: they wake and sleep
- * often, and sharing a core with them cost the worker ~20% of its time
- * (measured on this 2-core machine). Failure is harmless. */
+ * the detection and output threads on the rest: they wake and sleep often,
+ * and sharing a core with them cost the worker ~20% of its time (measured
+ * on this 2-core machine). The CPUs are the ones the sensor may run on
+ * (taskset, a cgroup's cpuset), in order: worker i takes the i-th of them.
+ * Failure is harmless. */
 static void
 pin_threads(struct pipeline *p)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu <= (long)p->n_workers)
+    cpu_set_t allowed, cs;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
         return;
-    cpu_set_t cs;
+    int cpus[CPU_SETSIZE], n = 0;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &allowed))
+            cpus[n++] = c;
+    if (n <= (int)p->n_workers)
+        return;
     for (unsigned i = 0; i < p->n_workers; i++) {
         CPU_ZERO(&cs);
-        CPU_SET(i, &cs);
+        CPU_SET(cpus[i], &cs);
         pthread_setaffinity_np(p->workers[i].thread, sizeof(cs), &cs);
     }
     CPU_ZERO(&cs);
-    for (long c = p->n_workers; c < ncpu; c++)
-        CPU_SET(c, &cs);
+    for (int k = (int)p->n_workers; k < n; k++)
+        CPU_SET(cpus[k], &cs);
     pthread_setaffinity_np(p->det_thread, sizeof(cs), &cs);
     pthread_setaffinity_np(p->out_thread, sizeof(cs), &cs);
 }

@@ -211,6 +211,9 @@ fi
 if [ -x tests/live_reload.sh ]; then
     check "SIGHUP reloads lists and rules under live traffic, refuses bad files" tests/live_reload.sh "$MG" "$OUT"
 fi
+if [ -x tests/affinity.sh ]; then
+    check "threads stay on the CPUs the sensor is given (taskset); the worker has a CPU of its own" tests/affinity.sh "$MG" "$OUT"
+fi
 
 echo "integration: $pass passed, $fail failed"
 [ "$fail" = 0 ]
