@@ -15,6 +15,12 @@
 # through the other tools installed (ndpiReader, nfpcapd, softflowd, tshark;
 # BENCH_TOOLS_INSTALL=1 installs them) and a side-by-side table gives the
 # ratio of mirrorguard's packets/s to each. BENCH_TOOLS=0 skips that part.
+#
+# Two more lines put the cores in context: one worker with everything else
+# on the same core too (taskset), and two cores each fed its own half of the
+# flows (scripts/split-flows.py; two sensors, one per core), which is what
+# each worker receives live, where the kernel's fanout group or a NIC's RSS
+# splits the traffic, while in replay every worker reads the whole file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5000000}
@@ -39,15 +45,51 @@ cat "$pcap" >/dev/null                       # warm the page cache
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 : >"$dir/table.tsv"
-run_mg() {  # label, extra args...
+# One line of runs.txt from the stats of one or more sensors that ran at
+# once: packets over the longest wall time, their workers' mean CPU per
+# packet, the sum of their peak RSS.
+stats_line() {
+    python3 - "$@" <<'PY' >>"$dir/runs.txt"
+import json, sys
+ds = [json.load(open(p)) for p in sys.argv[1:]]
+wall = max(d["wall_seconds"] for d in ds)
+pk = sum(d["packets"] for d in ds)
+print(pk / wall, sum(d["gbit_per_second"] * d["wall_seconds"] for d in ds) / wall,
+      wall * 1e9 / pk, sum(d["peak_rss_bytes"] for d in ds), sum(d["flows"]["created"] for d in ds),
+      wall, sum(d["worker_cpu_ns_per_packet"] * d["packets"] for d in ds) / pk,
+      sum(d["new_flows_per_second"] * d["wall_seconds"] for d in ds) / wall,
+      sum(d["workers"] for d in ds))
+PY
+}
+
+run_mg() {  # label, extra args... (RUN_ON=CPUS: under taskset)
     local label=$1; shift
     : >"$dir/runs.txt"
     for i in $(seq "$RUNS"); do
-        "$MG" replay "$@" --flows-out /dev/null --dns-out /dev/null \
+        ${RUN_ON:+taskset -c "$RUN_ON"} "$MG" replay "$@" --flows-out /dev/null --dns-out /dev/null \
             --stats-json "$dir/stats.json" "$pcap" 2>/dev/null
-        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["packets_per_second"], d["gbit_per_second"], d["ns_per_packet"], d["peak_rss_bytes"], d["flows"]["created"], d["wall_seconds"], d["worker_cpu_ns_per_packet"], d["new_flows_per_second"], d["workers"])' "$dir/stats.json" >>"$dir/runs.txt"
+        stats_line "$dir/stats.json"
     done
-    local pps gbps ns rss wns nfs nw
+    report "$label"
+}
+
+# Two sensors at once, one on each of the first two CPUs, each replaying its
+# half of the flows.
+run_halves() {  # label
+    : >"$dir/runs.txt"
+    for i in $(seq "$RUNS"); do
+        for k in 0 1; do
+            taskset -c "$k" "$MG" replay --workers 1 --flows-out /dev/null --dns-out /dev/null \
+                --stats-json "$dir/stats.$k.json" "$halves.$k.pcap" 2>/dev/null &
+        done
+        wait
+        stats_line "$dir/stats.0.json" "$dir/stats.1.json"
+    done
+    report "$1"
+}
+
+report() {  # label: medians of runs.txt
+    local label=$1 pps gbps ns rss wns nfs nw
     wns=$(cut -d' ' -f7 "$dir/runs.txt" | median)
     pps=$(cut -d' ' -f1 "$dir/runs.txt" | median)
     gbps=$(cut -d' ' -f2 "$dir/runs.txt" | median)
@@ -78,6 +120,15 @@ printf '%-36s %6.2f Mpps   (reading the file only)\n' "cat > /dev/null" "$(media
 run_mg "mirrorguard replay, 1 worker" --workers 1
 run_mg "mirrorguard replay, 2 workers" --workers 2
 run_mg "mirrorguard replay --capture pcap" --capture pcap --workers 1
+cp "$dir/stats.json" "$dir/stats-keep.json"
+RUN_ON=0 run_mg "1 worker, all threads on one core" --workers 1
+halves=$dir/bench-v3-$N.flows2
+if [ "$(nproc)" -ge 2 ]; then
+    [ -f "$halves.1.pcap" ] || python3 scripts/split-flows.py 2 "$pcap" "$halves"
+    cat "$halves.0.pcap" "$halves.1.pcap" >/dev/null
+    run_halves "2 cores, each its half of the flows"
+fi
+mv "$dir/stats-keep.json" "$dir/stats.json"
 python3 - "$dir/stats.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
