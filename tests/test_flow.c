@@ -254,6 +254,92 @@ test_initiator(void)
     flow_free(ft);
 }
 
+/* An IPv6 packet: addresses 2001:db8::/32 + 'a' and 'b' in the last bytes,
+ * so the first four bytes (which the entry keeps) are the same for all. */
+static struct dec_pkt
+pk6(uint8_t a, uint16_t sp, uint8_t b, uint16_t dp, uint8_t flags)
+{
+    struct dec_pkt p = pk(6, 0, sp, 0, dp, flags, 80, 0);
+    static const uint8_t pre[4] = { 0x20, 0x01, 0x0d, 0xb8 };
+    p.family = 6;
+    memcpy(p.src.b, pre, 4);
+    memcpy(p.dst.b, pre, 4);
+    p.src.b[15] = a;
+    p.dst.b[15] = b;
+    return p;
+}
+
+/* IPv6 flows keep bytes 4..15 of their addresses outside the entry: flows
+ * that differ only there stay apart, both directions still merge, the
+ * records carry the whole addresses, an ICMPv6 error finds its flow, and an
+ * IPv4 flow with the same first four bytes is a flow of its own. */
+static void
+test_ipv6_addresses(void)
+{
+    struct flow_table *ft = mk(1024);
+    uint64_t t = 1700000000 * S;
+    CU_ASSERT_EQUAL(feed(ft, pk6(1, 40000, 2, 443, 0x02), t), 0);
+    CU_ASSERT_EQUAL(feed(ft, pk6(3, 40000, 2, 443, 0x02), t), 0);     /* another source */
+    CU_ASSERT_EQUAL(feed(ft, pk6(2, 443, 1, 40000, 0x12), t + 1000), 1);
+    CU_ASSERT_EQUAL(feed(ft, pk6(1, 40000, 2, 443, 0x10), t + 2000), 0);
+    /* 32.1.13.184 is 2001:db8:: in its first four bytes */
+    CU_ASSERT_EQUAL(feed(ft, pk(6, 0x20010db8, 40000, 0x20010db8, 443, 0x02, 60, 0), t), 0);
+    struct dec_pkt q = pk6(3, 40000, 2, 443, 0x02);
+    struct conn_event ev;
+    CU_ASSERT_EQUAL(flow_reject(ft, &q, &ev), 1);
+    CU_ASSERT_EQUAL(ev.src.b[15], 3);
+    CU_ASSERT_EQUAL(ev.family, 6);
+    struct flow_stats st;
+    flow_stats(ft, &st);
+    CU_ASSERT_EQUAL(st.in_use, 3);
+    flow_flush(ft, collect, NULL);
+    CU_ASSERT_EQUAL_FATAL(n_recs, 3);
+    int seen = 0;
+    for (unsigned i = 0; i < n_recs; i++) {
+        const struct flow_rec *r = &recs[i];
+        if (r->family == 4) {
+            seen |= 4;
+            CU_ASSERT_EQUAL(r->src.b[0], 0x20);
+            CU_ASSERT_EQUAL(r->src.b[15], 0);
+            continue;
+        }
+        CU_ASSERT_EQUAL(r->src.b[0], 0x20);
+        CU_ASSERT_EQUAL(r->dst.b[15], 2);
+        if (r->src.b[15] == 1) {
+            seen |= 1;
+            CU_ASSERT_EQUAL(r->dir[0].pkts, 2);
+            CU_ASSERT_EQUAL(r->dir[1].pkts, 1);
+        } else if (r->src.b[15] == 3) {
+            seen |= 2;
+            CU_ASSERT_EQUAL(r->dir[0].pkts, 1);
+            CU_ASSERT_EQUAL(r->dir[1].pkts, 0);
+            CU_ASSERT_EQUAL(r->outcome, CONN_REJECTED);
+        }
+    }
+    CU_ASSERT_EQUAL(seen, 7);
+    flow_free(ft);
+
+    /* 1,500 flows that differ only in the last two bytes of the source:
+     * hundreds share a bucket with another, and none may merge. */
+    ft = mk(4096);
+    for (unsigned k = 0; k < 1500; k++) {
+        struct dec_pkt p = pk6(0, 40000, 2, 443, 0x02);
+        p.src.b[14] = (uint8_t)(k >> 8);
+        p.src.b[15] = (uint8_t)k;
+        CU_ASSERT_EQUAL(feed(ft, p, t), 0);
+    }
+    flow_stats(ft, &st);
+    CU_ASSERT_EQUAL(st.in_use, 1500);
+    flow_flush(ft, collect, NULL);
+    CU_ASSERT_EQUAL(n_recs, 1500);
+    unsigned whole = 0;
+    for (unsigned i = 0; i < n_recs && i < sizeof(recs) / sizeof(recs[0]); i++)
+        whole += recs[i].src.b[1] == 0x01 && recs[i].dst.b[15] == 2 &&
+                 recs[i].dir[0].pkts == 1;
+    CU_ASSERT_EQUAL(whole, 1500);
+    flow_free(ft);
+}
+
 int
 test_flow_register(void)
 {
@@ -268,5 +354,6 @@ test_flow_register(void)
     CU_add_test(s, "time jumps back and forward", test_time_jumps);
     CU_add_test(s, "initiator from SYN-ACK and server port", test_initiator);
     CU_add_test(s, "flows of a first burst that spans a gap expire", test_first_burst_gap);
+    CU_add_test(s, "IPv6 addresses: whole in records, apart when only the tail differs", test_ipv6_addresses);
     return 0;
 }
