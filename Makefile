@@ -90,7 +90,7 @@ unit-asan:
 	cd tests && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ../build-asan/unit-tests
 
 # build-tsan: the live sensor under ThreadSanitizer (tests/live_tsan.sh).
-integration: $(BUILD)/mirrorguard
+integration: $(BUILD)/mirrorguard $(BUILD)/unit-tests
 	$(MAKE) BUILD=build-tsan SAN=thread OPT=-O1 build-tsan/mirrorguard
 	MG=$(CURDIR)/$(BUILD)/mirrorguard MG_ASAN=$(CURDIR)/build-asan/mirrorguard \
 	    MG_TSAN=$(CURDIR)/build-tsan/mirrorguard tests/run_integration.sh

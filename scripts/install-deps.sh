@@ -8,7 +8,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang llvm libpcap-dev libyaml-dev libhiredis-dev
 libcunit1-dev libdpdk-dev dpdk redis-server python3 tcpreplay iproute2
-libpsl-dev publicsuffix wamerican python3-numpy"
+libpsl-dev publicsuffix wamerican python3-numpy strace"
 
 # one dpkg-query for all: installed ones print "ii  name"; unknown ones print
 # nothing (the error goes to /dev/null)

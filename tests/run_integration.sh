@@ -211,6 +211,12 @@ fi
 if [ -x tests/live_reload.sh ]; then
     check "SIGHUP reloads lists and rules under live traffic, refuses bad files" tests/live_reload.sh "$MG" "$OUT"
 fi
+UT=${UT:-$(dirname "$MG")/unit-tests}
+if [ -x "$UT" ]; then
+    check "a finding Redis rejects is fdatasync'ed in rejected.jsonl before it counts as kept (strace)" tests/rejected_sync.sh "$UT" "$OUT"
+else
+    bad "rejected.jsonl sync: $UT not built (make unit)"
+fi
 if [ -x tests/affinity.sh ]; then
     check "threads stay on the CPUs the sensor is given (taskset); the worker has a CPU of its own" tests/affinity.sh "$MG" "$OUT"
 fi

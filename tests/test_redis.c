@@ -747,6 +747,7 @@ test_server_errors(void)
     struct redis_out_cfg c;
     struct cap logs = { .len = 0 };
     base_cfg(&c, url, sizeof(url), port_main, "errors");
+    c.fsync = "batch";      /* the default: rejected.jsonl is synced (tests/rejected_sync.sh) */
     c.spool_dir = spool;
     c.log = cap_log;
     c.log_arg = &logs;
