@@ -11,7 +11,7 @@
 # 2. Started on every CPU with one worker: the worker has the first CPU to
 #    itself, and the detection and output threads have the others.
 # Exit 0 = pass; prints 'skip: REASON' and exits 0 when this machine cannot
-# do it (not root, one CPU, no taskset).
+# do it (not root, fewer than two CPUs it may run on, no taskset).
 set -u
 MG=${1:?usage: affinity.sh MG OUT}
 OUT=${2:?usage: affinity.sh MG OUT}
@@ -19,8 +19,9 @@ fail() { echo "affinity: FAIL: $*"; [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null
 skip() { echo "skip: $*"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "live capture needs root"
 command -v taskset >/dev/null 2>&1 || skip "no taskset (util-linux)"
-NCPU=$(nproc --all)
-[ "$NCPU" -ge 2 ] || skip "one CPU"
+# The CPUs this test may use (a container's cpuset may hide some).
+read -r -a CPUS < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))' 2>/dev/null)
+[ "${#CPUS[@]}" -ge 2 ] || skip "fewer than two CPUs to run on"
 mkdir -p "$OUT" || fail "$OUT: not a usable directory"
 CFG=$OUT/affinity.yaml
 cat > "$CFG" <<YAML
@@ -64,7 +65,18 @@ stop_run() {
     PID=
 }
 
-LAST=$((NCPU - 1))
+# expand LIST: a kernel CPU list ("0-2,5") as space-separated numbers
+expand() {
+    python3 -c '
+import sys
+out = []
+for part in sys.argv[1].split(","):
+    a, _, b = part.partition("-")
+    out += range(int(a), int(b or a) + 1)
+print(*out)' "$1"
+}
+
+FIRST=${CPUS[0]} LAST=${CPUS[${#CPUS[@]}-1]}
 start_run "$LAST"
 sleep 0.3                               # the pinning happens right after the threads start
 n=0
@@ -77,12 +89,13 @@ done
 stop_run
 echo "affinity: 1. on CPU $LAST only: all $n threads stay there"
 
-start_run "0-$LAST"
+ALL=$(IFS=,; echo "${CPUS[*]}")
+REST="${CPUS[*]:1}"
+start_run "$ALL"
 sleep 0.3
-w=$(cpus_of mg-worker0) d=$(cpus_of mg-detect) o=$(cpus_of mg-output)
-[ "$w" = 0 ] || fail "worker on CPUs $w, not on CPU 0 alone"
-want=1; [ "$LAST" -gt 1 ] && want=1-$LAST
-[ "$d" = "$want" ] && [ "$o" = "$want" ] || fail "detection on $d and output on $o, not on $want"
+w=$(expand "$(cpus_of mg-worker0)") d=$(expand "$(cpus_of mg-detect)") o=$(expand "$(cpus_of mg-output)")
+[ "$w" = "$FIRST" ] || fail "worker on CPUs $w, not on CPU $FIRST alone"
+[ "$d" = "$REST" ] && [ "$o" = "$REST" ] || fail "detection on $d and output on $o, not on $REST"
 stop_run
-echo "affinity: 2. on CPUs 0-$LAST: worker on 0, detection and output on $want"
+echo "affinity: 2. on CPUs $ALL: worker on $FIRST, detection and output on $REST"
 echo "affinity: PASS"
