@@ -227,6 +227,31 @@ ent_addrs_eq(const struct flow_table *ft, uint32_t i, const struct mg_addr *a,
     return !memcmp(ft->a6[i].src, a->b + 4, 12) && !memcmp(ft->a6[i].dst, b->b + 4, 12);
 }
 
+/* The entry of p's flow on the chain that starts at i, and p's direction in
+ * it (*dir: 0 = initiator to responder); NIL when the chain has none. */
+static inline uint32_t
+chain_find(const struct flow_table *ft, uint32_t i, const struct dec_pkt *p, int *dir)
+{
+    int zero = rest_zero(&p->src) && rest_zero(&p->dst);
+    while (i != NIL) {
+        const struct flow_ent *e = &ft->ents[i];
+        if (e->proto == p->proto && e->vlan == p->vlan) {
+            if (e->sport == p->sport && e->dport == p->dport &&
+                ent_addrs_eq(ft, i, &p->src, &p->dst, zero)) {
+                *dir = 0;
+                return i;
+            }
+            if (e->sport == p->dport && e->dport == p->sport &&
+                ent_addrs_eq(ft, i, &p->dst, &p->src, zero)) {
+                *dir = 1;
+                return i;
+            }
+        }
+        i = e->hnext;
+    }
+    return NIL;
+}
+
 /* The second at which e must be looked at again. */
 static uint64_t
 ent_deadline(const struct flow_table *ft, const struct flow_ent *e, int *is_idle)
@@ -496,7 +521,6 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
               struct flow_hit *hit, flow_emit_cb emit, void *arg)
 {
     uint32_t b = (uint32_t)h & ft->mask;
-    uint32_t i = ~ft->buckets[b];
     int dir = 0;
     if (!ft->started) {
         /* The wheel starts at the first packet, not at the first
@@ -505,25 +529,8 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
         ft->started = 1;
         ft->cur_s = ts_ns / NS_PER_S;
     }
-    struct flow_ent *e = NULL;
-
-    int zero = rest_zero(&p->src) && rest_zero(&p->dst);
-    while (i != NIL) {
-        e = &ft->ents[i];
-        if (e->proto == p->proto && e->vlan == p->vlan) {
-            if (e->sport == p->sport && e->dport == p->dport &&
-                ent_addrs_eq(ft, i, &p->src, &p->dst, zero)) {
-                dir = 0;
-                break;
-            }
-            if (e->sport == p->dport && e->dport == p->sport &&
-                ent_addrs_eq(ft, i, &p->dst, &p->src, zero)) {
-                dir = 1;
-                break;
-            }
-        }
-        i = e->hnext;
-    }
+    uint32_t i = chain_find(ft, ~ft->buckets[b], p, &dir);
+    struct flow_ent *e = i != NIL ? &ft->ents[i] : NULL;
 
     hit->is_new = 0;
     hit->outcome = CONN_NONE;
@@ -637,27 +644,8 @@ flow_set_app(struct flow_table *ft, uint32_t idx, uint8_t app)
 static int
 flow_find(const struct flow_table *ft, const struct dec_pkt *p, uint32_t *idx, int *dir)
 {
-    uint32_t i = ~ft->buckets[(uint32_t)flow_hash(p, ft->cfg.seed) & ft->mask];
-    int zero = rest_zero(&p->src) && rest_zero(&p->dst);
-    while (i != NIL) {
-        const struct flow_ent *e = &ft->ents[i];
-        if (e->proto == p->proto && e->vlan == p->vlan) {
-            if (e->sport == p->sport && e->dport == p->dport &&
-                ent_addrs_eq(ft, i, &p->src, &p->dst, zero)) {
-                *idx = i;
-                *dir = 0;
-                return 1;
-            }
-            if (e->sport == p->dport && e->dport == p->sport &&
-                ent_addrs_eq(ft, i, &p->dst, &p->src, zero)) {
-                *idx = i;
-                *dir = 1;
-                return 1;
-            }
-        }
-        i = e->hnext;
-    }
-    return 0;
+    *idx = chain_find(ft, ~ft->buckets[(uint32_t)flow_hash(p, ft->cfg.seed) & ft->mask], p, dir);
+    return *idx != NIL;
 }
 
 int
