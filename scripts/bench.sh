@@ -63,12 +63,12 @@ PY
 }
 
 run_mg() {  # label, extra args... (RUN_ON=CPUS: under taskset)
-    local label=$1; shift
+    local label=$1 js=$dir/stats${RUN_ON:+-on-$RUN_ON}.json; shift
     : >"$dir/runs.txt"
     for i in $(seq "$RUNS"); do
         ${RUN_ON:+taskset -c "$RUN_ON"} "$MG" replay "$@" --flows-out /dev/null --dns-out /dev/null \
-            --stats-json "$dir/stats.json" "$pcap" 2>/dev/null
-        stats_line "$dir/stats.json"
+            --stats-json "$js" "$pcap" 2>/dev/null
+        stats_line "$js"
     done
     report "$label"
 }
@@ -120,7 +120,6 @@ printf '%-36s %6.2f Mpps   (reading the file only)\n' "cat > /dev/null" "$(media
 run_mg "mirrorguard replay, 1 worker" --workers 1
 run_mg "mirrorguard replay, 2 workers" --workers 2
 run_mg "mirrorguard replay --capture pcap" --capture pcap --workers 1
-cp "$dir/stats.json" "$dir/stats-keep.json"
 RUN_ON=0 run_mg "1 worker, all threads on one core" --workers 1
 halves=$dir/bench-v3-$N.flows2
 if [ "$(nproc)" -ge 2 ]; then
@@ -128,7 +127,6 @@ if [ "$(nproc)" -ge 2 ]; then
     cat "$halves.0.pcap" "$halves.1.pcap" >/dev/null
     run_halves "2 cores, each its half of the flows"
 fi
-mv "$dir/stats-keep.json" "$dir/stats.json"
 python3 - "$dir/stats.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
