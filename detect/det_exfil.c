@@ -83,6 +83,14 @@ struct exfil {
     uint32_t lru_head, lru_tail;    /* head = most recent */
     uint64_t evicted, queries, reports;
     struct finding_cand fc;
+    /* allow_suffixes as an open-addressed set: slot = index + 1 into the
+     * configured list (0 empty), keyed by suffix_hash() of the suffix
+     * without trailing dots. A name is looked up once per label boundary,
+     * not compared with every suffix (the list may hold 4096). */
+    uint32_t *allow;
+    uint32_t allow_mask;
+    uint32_t *allow_len;
+    uint32_t *allow_hash;
 };
 
 static uint32_t
@@ -95,6 +103,70 @@ hash_key(const struct mg_addr *a, uint8_t fam, const char *dom)
     for (const char *p = dom; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
     return h;
+}
+
+/* The hash of a name's tail, built from its last character towards its
+ * first, case-blind: h(c + t) = step(h(t), c), so walking a name from the
+ * end gives the hash of every suffix on the way. */
+static inline uint32_t
+suffix_step(uint32_t h, char c)
+{
+    unsigned char u = (unsigned char)c;
+    if (u >= 'A' && u <= 'Z')
+        u = (unsigned char)(u + 32);
+    return (h ^ u) * 16777619u;
+}
+
+#define SUFFIX_H0 2166136261u
+
+static void
+exfil_fini(void *state)
+{
+    struct exfil *x = state;
+    if (!x)
+        return;
+    free(x->e);
+    free(x->bucket);
+    free(x->allow);
+    free(x->allow_len);
+    free(x->allow_hash);
+    free(x);
+}
+
+static int
+allow_build(struct exfil *x)
+{
+    const struct cfg *c = x->c;
+    unsigned n = c->detect.exfil.n_allow_suffixes;
+    if (!n)
+        return 0;
+    uint32_t size = 16;
+    while (size < 2 * n)
+        size <<= 1;
+    x->allow = calloc(size, sizeof(*x->allow));
+    x->allow_len = calloc(n, sizeof(*x->allow_len));
+    x->allow_hash = calloc(n, sizeof(*x->allow_hash));
+    if (!x->allow || !x->allow_len || !x->allow_hash)
+        return -1;
+    x->allow_mask = size - 1;
+    for (unsigned i = 0; i < n; i++) {
+        const char *sfx = c->detect.exfil.allow_suffixes[i];
+        size_t sl = strlen(sfx);
+        while (sl && sfx[sl - 1] == '.')
+            sl--;
+        if (!sl)
+            continue;                   /* "." alone allows nothing */
+        uint32_t h = SUFFIX_H0;
+        for (size_t k = sl; k-- > 0;)
+            h = suffix_step(h, sfx[k]);
+        x->allow_len[i] = (uint32_t)sl;
+        x->allow_hash[i] = h;
+        uint32_t j = h & x->allow_mask;
+        while (x->allow[j])
+            j = (j + 1) & x->allow_mask;
+        x->allow[j] = i + 1;
+    }
+    return 0;
 }
 
 static int
@@ -117,10 +189,8 @@ exfil_init(void **state, const struct det_env *env, char *err, unsigned errlen)
             x->nbuckets <<= 1;
         x->e = calloc(x->cap, sizeof(*x->e));
         x->bucket = malloc(sizeof(uint32_t) * x->nbuckets);
-        if (!x->e || !x->bucket) {
-            free(x->e);
-            free(x->bucket);
-            free(x);
+        if (!x->e || !x->bucket || allow_build(x) != 0) {
+            exfil_fini(x);
             snprintf(err, errlen, "exfil detector: out of memory");
             return -1;
         }
@@ -128,17 +198,6 @@ exfil_init(void **state, const struct det_env *env, char *err, unsigned errlen)
     }
     *state = x;
     return 0;
-}
-
-static void
-exfil_fini(void *state)
-{
-    struct exfil *x = state;
-    if (!x)
-        return;
-    free(x->e);
-    free(x->bucket);
-    free(x);
 }
 
 static void
@@ -215,20 +274,27 @@ lookup(struct exfil *x, const struct mg_addr *client, uint8_t fam, const char *d
     return e;
 }
 
-/* Does 'name' (length n) equal or end in ".suffix" for a configured suffix? */
+/* Does 'name' (length n) equal or end in ".suffix" for a configured suffix
+ * (case-blind, the suffix without its trailing dots)? */
 static int
-allowed(const struct cfg *c, const char *name, size_t n)
+allowed(const struct exfil *x, const char *name, size_t n)
 {
-    for (unsigned i = 0; i < c->detect.exfil.n_allow_suffixes; i++) {
-        const char *s = c->detect.exfil.allow_suffixes[i];
-        size_t sl = strlen(s);
-        while (sl && s[sl - 1] == '.')
-            sl--;
-        if (!sl || sl > n)
+    if (!x->allow)
+        return 0;
+    char *const *sfx = x->c->detect.exfil.allow_suffixes;
+    uint32_t h = SUFFIX_H0;
+    for (size_t k = n; k-- > 0;) {
+        h = suffix_step(h, name[k]);
+        if (k && name[k - 1] != '.')
             continue;
-        const char *t = name + n - sl;
-        if (strncasecmp(t, s, sl) == 0 && (sl == n || t[-1] == '.'))
-            return 1;
+        /* name[k..n) is a whole tail of labels: is it in the set? */
+        size_t tl = n - k;
+        for (uint32_t j = h & x->allow_mask; x->allow[j]; j = (j + 1) & x->allow_mask) {
+            uint32_t i = x->allow[j] - 1;
+            if (x->allow_hash[i] == h && x->allow_len[i] == tl &&
+                strncasecmp(name + k, sfx[i], tl) == 0)
+                return 1;
+        }
     }
     return 0;
 }
@@ -299,11 +365,11 @@ exfil_dns(void *state, const struct dns_rec *d)
         return;
     if (q[0] == '_' || strstr(q, "._"))
         return;                     /* DNS-SD, DKIM, SRV-style names */
-    if (allowed(c, q, n))
+    if (allowed(x, q, n))
         return;
     for (unsigned i = 0; i < d->n_answers && i < DNS_MAX_ANSWERS; i++)
         if (d->answers[i].type == 5 &&
-            allowed(c, d->answers[i].data, strnlen(d->answers[i].data, DNS_MAX_RDATA)))
+            allowed(x, d->answers[i].data, strnlen(d->answers[i].data, DNS_MAX_RDATA)))
             return;                 /* a CNAME into a CDN: the name is an alias */
     char dom[DNS_MAX_NAME];
     if (domain_registrable(q, dom, sizeof(dom)) != DOMAIN_OK)
@@ -431,6 +497,15 @@ exfil_dns(void *state, const struct dns_rec *d)
 /* For tests and figures: "queries" (counted), "reports", "pairs_used",
  * "pairs_evicted"; 0 for anything else. */
 uint64_t det_exfil_counter(const void *state, const char *name);
+int det_exfil_allowed(const void *state, const char *name);
+
+/* For tests: is 'name' under allow_suffixes? */
+int
+det_exfil_allowed(const void *state, const char *name)
+{
+    const struct exfil *x = state;
+    return x && name ? allowed(x, name, strlen(name)) : 0;
+}
 
 uint64_t
 det_exfil_counter(const void *state, const char *name)

@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cfg.h"
 #include "det.h"
 #include "domain.h"
 
 uint64_t det_exfil_counter(const void *state, const char *name);
+int det_exfil_allowed(const void *state, const char *name);
 
 #define T0 1700000000000000000ull
 #define S  1000000000ull
@@ -298,6 +300,85 @@ static void test_disabled(void)
     stop();
 }
 
+/* The configured suffixes compared one by one, as the detector did before
+ * it kept them in a set: the reference allowed() must agree with. */
+static int allowed_ref(const char *const *sfx, unsigned n_sfx, const char *name)
+{
+    size_t n = strlen(name);
+    for (unsigned i = 0; i < n_sfx; i++) {
+        size_t sl = strlen(sfx[i]);
+        while (sl && sfx[i][sl - 1] == '.')
+            sl--;
+        if (!sl || sl > n)
+            continue;
+        const char *t = name + n - sl;
+        if (strncasecmp(t, sfx[i], sl) == 0 && (sl == n || t[-1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_allow_suffixes(void)
+{
+    /* Case, trailing dots, one label, a suffix inside another's labels. */
+    static const char *const sfx[] = { "CDN.Example.NET.", "co.uk", "amazonaws.com",
+                                       "s3.amazonaws.com", "x", "b.c.d" };
+    char set[256] = "detect.exfil.allow_suffixes=[";
+    for (unsigned i = 0; i < 6; i++) {
+        strcat(set, sfx[i]);
+        strcat(set, i < 5 ? "," : "]");
+    }
+    const char *sets[] = { set };
+    CU_ASSERT_EQUAL_FATAL(start(sets, 1), 0);
+    static const char *const yes[] = { "cdn.example.net", "A.CDN.EXAMPLE.NET", "co.uk",
+                                       "tunnel-example.co.uk", "b.s3.amazonaws.com", "x",
+                                       "y.x", "a.b.c.d", "b.c.d" };
+    static const char *const no[] = { "xcdn.example.net", "cdn.example.net.", "example.net",
+                                      "o.uk", "uk", "co.uk.example", "xamazonaws.com", "",
+                                      "yx", "c.d", "ab.c.d", "." };
+    for (unsigned i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+        CU_ASSERT_EQUAL(det_exfil_allowed(st, yes[i]), 1);
+        CU_ASSERT_EQUAL(allowed_ref(sfx, 6, yes[i]), 1);
+    }
+    for (unsigned i = 0; i < sizeof(no) / sizeof(*no); i++) {
+        CU_ASSERT_EQUAL(det_exfil_allowed(st, no[i]), 0);
+        CU_ASSERT_EQUAL(allowed_ref(sfx, 6, no[i]), 0);
+    }
+    /* Random names over a small alphabet, so that tails often meet the
+     * suffixes and each other: the set and the reference agree on all. */
+    static const char alpha[] = "bcdxo.u";
+    unsigned agree = 0, hits = 0;
+    for (unsigned t = 0; t < 200000; t++) {
+        char name[16];
+        unsigned len = rnd() % 8;
+        for (unsigned k = 0; k < len; k++)
+            name[k] = alpha[rnd() % 7];
+        name[len] = '\0';
+        int a = det_exfil_allowed(st, name), r = allowed_ref(sfx, 6, name);
+        agree += a == r;
+        hits += r;
+    }
+    CU_ASSERT_EQUAL(agree, 200000);
+    CU_ASSERT(hits > 1000);
+    stop();
+
+    /* The detector keeps to it: a tunnel under an allowed suffix is not
+     * counted, the same tunnel is with a suffix that is not a whole tail. */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *s2[] = { pass ? "detect.exfil.allow_suffixes=[nnel-example.co.uk]"
+                                  : "detect.exfil.allow_suffixes=[TUNNEL-example.co.uk.]" };
+        CU_ASSERT_EQUAL_FATAL(start(s2, 1), 0);
+        char lab[64], name[256];
+        for (unsigned i = 0; i < 40; i++) {
+            rand_label(lab, 50, "abcdefghijklmnopqrstuvwxyz012345");
+            snprintf(name, sizeof(name), "%s.t.tunnel-example.co.uk", lab);
+            query(T0 + i * 200 * MS, NULL, name, 10, 10, "00ff");
+        }
+        CU_ASSERT_EQUAL(count_type(NULL), pass ? 1u : 0u);
+        stop();
+    }
+}
+
 static void test_domain_registrable(void)
 {
     char out[256];
@@ -371,6 +452,8 @@ int test_det_exfil_register(void)
         !CU_add_test(s, "PTR, DNS-SD, mDNS, DKIM: nothing", test_ptr_mdns) ||
         !CU_add_test(s, "bounded state", test_bounded) ||
         !CU_add_test(s, "disabled", test_disabled) ||
+        !CU_add_test(s, "allow_suffixes: whole tails, case-blind, as the one-by-one rule",
+                     test_allow_suffixes) ||
         !CU_add_test(s, "registrable domains (libpsl)", test_domain_registrable) ||
         !CU_add_test(s, "registrable domain cache gives libpsl's answers", test_domain_cache))
         return -1;
