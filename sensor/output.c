@@ -542,17 +542,34 @@ json_str(struct obuf *b, const char *s)
     ob_ch(b, '"');
 }
 
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (quoted, UTC). Records come in time order,
+ * so the text up to the seconds is formatted once per second and kept. */
 static void
 json_time(struct obuf *b, uint64_t ns)
 {
-    time_t s = (time_t)(ns / 1000000000ull);
-    struct tm tm;
-    char t[80];
-    gmtime_r(&s, &tm);
-    snprintf(t, sizeof(t), "\"%04d-%02d-%02dT%02d:%02d:%02d.%06uZ\"", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (unsigned)(ns % 1000000000ull / 1000));
-    ob_str(b, t);
+    static _Thread_local uint64_t last_s = UINT64_MAX;
+    static _Thread_local char head[48];
+    static _Thread_local size_t head_len;
+    uint64_t sec = ns / 1000000000ull;
+    if (sec != last_s) {
+        time_t s = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        int k = snprintf(head, sizeof(head), "\"%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        head_len = k > 0 && (size_t)k < sizeof(head) ? (size_t)k : 0;
+        last_s = sec;
+    }
+    char t[9];
+    unsigned us = (unsigned)(ns % 1000000000ull / 1000);
+    for (int i = 5; i >= 0; i--) {
+        t[i] = (char)('0' + us % 10);
+        us /= 10;
+    }
+    t[6] = 'Z';
+    t[7] = '"';
+    ob_mem(b, head, head_len);
+    ob_mem(b, t, 8);
 }
 
 static void
