@@ -343,7 +343,11 @@ run_pipeline(struct pipeline *p, int live, const struct opts *o)
     }
     double t0 = mono_s(), next_stats = t0 + p->cfg->outputs.stats_interval;
 
-    p->det_out = ring_new((size_t)p->cfg->ring_size * 256);
+    /* As the workers' rings: replay waits for room, so the detection-to-
+     * output ring can be small enough to stay in the cache (and is not
+     * faulted in anew: 16 MiB at ring_size's default); live, it absorbs the
+     * output's stalls. */
+    p->det_out = ring_new((size_t)(p->block ? p->cfg->replay_ring_size : p->cfg->ring_size) * 256);
     if (!p->det_out) {
         fprintf(stderr, "mirrorguard: out of memory for rings\n");
         det_set_fini(&p->ds);
