@@ -1101,7 +1101,7 @@ dga_model_path(const char *cfg_path, const char *model, char *out, size_t n)
             snprintf(out, n, "%s", sys[i]);
             return 0;
         }
-    snprintf(out, n, "dga-model.txt (not found beside the executable, ../detect/, "
+    snprintf(out, n, "dga-model.txt (not found in ../detect/ from the executable's directory, "
              "nor in /usr/local/share/mirrorguard or /usr/share/mirrorguard)");
     return -1;
 }
