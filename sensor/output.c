@@ -635,10 +635,12 @@ output_dns(struct output *o, const struct dns_rec *r)
         json_bool(b, ",\"ra\":", r->flags & DNS_F_RA);
         if (r->has_query) {
             uint64_t us = r->response_ns >= r->query_ns ? (r->response_ns - r->query_ns) / 1000 : 0;
-            char t[32];
-            snprintf(t, sizeof(t), ",\"rtt_ms\":%llu.%03llu", (unsigned long long)(us / 1000),
-                     (unsigned long long)(us % 1000));
-            ob_str(b, t);
+            unsigned frac = (unsigned)(us % 1000);
+            char t[4] = { '.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
+                          (char)('0' + frac % 10) };
+            ob_str(b, ",\"rtt_ms\":");
+            ob_u64(b, us / 1000);
+            ob_mem(b, t, 4);
         }
         ob_str(b, ",\"answers\":[");
         for (unsigned i = 0; i < r->n_answers && i < DNS_MAX_ANSWERS; i++) {
