@@ -84,8 +84,8 @@ struct exfil {
     uint64_t evicted, queries, reports;
     struct finding_cand fc;
     /* allow_suffixes as an open-addressed set: slot = index + 1 into the
-     * configured list (0 empty), keyed by suffix_hash() of the suffix
-     * without trailing dots. A name is looked up once per label boundary,
+     * configured list (0 empty), keyed by the suffix_step() hash of the
+     * suffix without its trailing dots. A name is looked up once per label boundary,
      * not compared with every suffix (the list may hold 4096). */
     uint32_t *allow;
     uint32_t allow_mask;
@@ -497,15 +497,6 @@ exfil_dns(void *state, const struct dns_rec *d)
 /* For tests and figures: "queries" (counted), "reports", "pairs_used",
  * "pairs_evicted"; 0 for anything else. */
 uint64_t det_exfil_counter(const void *state, const char *name);
-int det_exfil_allowed(const void *state, const char *name);
-
-/* For tests: is 'name' under allow_suffixes? */
-int
-det_exfil_allowed(const void *state, const char *name)
-{
-    const struct exfil *x = state;
-    return x && name ? allowed(x, name, strlen(name)) : 0;
-}
 
 uint64_t
 det_exfil_counter(const void *state, const char *name)
@@ -522,6 +513,16 @@ det_exfil_counter(const void *state, const char *name)
     if (!strcmp(name, "pairs_evicted"))
         return x->evicted;
     return 0;
+}
+
+/* For tests: is 'name' under allow_suffixes? */
+int det_exfil_allowed(const void *state, const char *name);
+
+int
+det_exfil_allowed(const void *state, const char *name)
+{
+    const struct exfil *x = state;
+    return x && name ? allowed(x, name, strlen(name)) : 0;
 }
 
 const struct det_ops det_exfil_ops = {
