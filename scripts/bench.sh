@@ -16,6 +16,9 @@
 # BENCH_TOOLS_INSTALL=1 installs them) and a side-by-side table gives the
 # ratio of mirrorguard's packets/s to each. BENCH_TOOLS=0 skips that part.
 #
+# A last line replays a SYN flood from spoofed sources (every packet a new
+# flow, the flow table full and evicting) with the same attacks in it.
+#
 # Two more lines put the cores in context: one worker with everything else
 # on the same core too (taskset), and two cores each fed its own half of the
 # flows (scripts/split-flows.py; two sensors, one per core), which is what
@@ -135,6 +138,33 @@ print("flow table: %d flows seen, capacity %d, %.0f bytes per flow (entry + buck
       "dns: %d messages, %d paired; findings: %d" % (f["created"], f["capacity"],
       f["bytes_per_flow"], d["dns"]["messages"], d["dns"]["paired"], d["findings"]["created"]))
 PY
+
+# The worst case for a flow table: a SYN flood from spoofed sources, every
+# packet a new flow (gen-traffic.py --profile flood), with the same attacks
+# spread through it; their findings must come through. BENCH_FLOOD=0 skips.
+if [ "${BENCH_FLOOD:-1}" != 0 ]; then
+    NF=$((N * 2 / 5))
+    flood=$dir/flood-v1-$NF.pcap
+    if [ ! -f "$flood" ]; then
+        echo "generating $flood ($NF packets) ..."
+        python3 scripts/gen-traffic.py --seed 11 --profile flood --packets "$NF" \
+            --attacks "$ATTACKS" --out "$flood"
+    fi
+    cat "$flood" >/dev/null
+    main_pcap=$pcap
+    pcap=$flood
+    run_mg "SYN flood, spoofed sources, 1 worker" --workers 1 --findings-out "$dir/flood-findings.jsonl"
+    pcap=$main_pcap
+    python3 - "$dir/stats.json" "$dir/flood-findings.jsonl" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+f, r = d["flows"], d["rings"]
+types = sorted({json.loads(l)["type"] for l in open(sys.argv[2]) if l.strip()})
+print("  flood: %d flows (%d evicted from the full table), %d records dropped at the rings, "
+      "findings: %d (%s)" % (f["created"], f["evicted"], r["worker_drops"] + r["detect_drops"],
+      d["findings"]["created"], ", ".join(types)))
+PY
+fi
 
 [ "${BENCH_TOOLS:-1}" = 0 ] && exit 0
 echo

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gen-traffic.py - deterministic synthetic traffic for mirrorguard.
 
-  gen-traffic.py --seed N --out FILE [--profile demo|mixed|bench] [--packets N]
+  gen-traffic.py --seed N --out FILE [--profile demo|mixed|bench|flood] [--packets N]
                  [--vxlan | --no-vxlan] [--pcapng] [--truncation snaplen|aws]
 
 Profiles
@@ -15,6 +15,10 @@ Profiles
          templates patched per packet, IMIX 7:4:1, ~40k concurrent flows,
          ~2% DNS, VXLAN-wrapped, and the packets of any --attacks captures
          spread through it.  Also writes FILE.truth.json.
+  flood  --packets (default 2,000,000) TCP SYNs from spoofed public sources
+         (random address and port each) at two instances, never answered:
+         every packet a new flow. VXLAN-wrapped, --attacks spread through it
+         as in bench. Also writes FILE.truth.json.
 
 Output: classic pcap, nanosecond magic 0xa1b23c4d, little-endian (or pcapng
 with --pcapng).  Same seed => byte-identical file: all randomness comes from
@@ -912,20 +916,95 @@ def run_bench(args):
           % (info["packets"], size, el, info["packets"] / el if el else 0), file=sys.stderr)
 
 
+def run_flood(args):
+    """A TCP SYN flood from spoofed sources at two instances (the worst case
+    for a flow table: every packet a new flow, none ever answered), VXLAN-
+    wrapped, with the project's attack scenarios (--attacks) spread through
+    it as in the bench profile: the findings of those must survive the flood."""
+    t0 = time.monotonic()
+    r = Random(args.seed)
+    attacks = Bench.read_attacks(args.attacks.split(",")) if args.attacks else []
+    victims = [(P.ip_bytes("10.0.1.10"), 0x10000 + 17 * 0), (P.ip_bytes("10.0.2.20"), 0x10000 + 17 * 4)]
+    target = P.ip_bytes(SENSOR_IP)
+    oeth = P.mac_bytes(SENSOR_MAC) + P.mac_bytes("0a:ff:00:00:00:01") + b"\x08\x00"
+    ieth = P.mac_bytes("0a:1b:2c:01:00:10") + P.mac_bytes("0a:ff:00:01:00:01") + b"\x08\x00"
+    public8 = [13, 23, 34, 45, 52, 62, 77, 91, 103, 104, 142, 151, 172, 185, 193, 203]
+    rec_s = struct.Struct("<IIII")
+    pkt_s = struct.Struct("!14sHHHHHH8sHHHH8s14sHHHHBBH4s4sHHIIHHHH6s")
+    otl, ulen, iplen = 20 + 8 + 8 + 60, 8 + 8 + 60, 40
+    cl = 14 + otl
+    sec, nsec = EPOCH_NS // 1_000_000_000, EPOCH_NS % 1_000_000_000
+    n, ai, ipid = 0, 0, 0
+    every = args.packets // (len(attacks) + 1) if attacks else 0
+    sources = set()
+    with open(args.out, "wb") as f:
+        P.PcapWriter(f)
+        batch = []
+        while n < args.packets:
+            victim, vni = victims[n & 1]
+            src = bytes([public8[r.getrandbits(4)], r.getrandbits(8), r.getrandbits(8),
+                         1 + r.getrandbits(7)])
+            sport, dport = 1024 + r.getrandbits(15), (80, 443)[r.getrandbits(1)]
+            seq = r.getrandbits(32)
+            sources.add(src)
+            ipid = (ipid + 1) & 0xFFFF
+            nsec += 180 + r.getrandbits(8)           # ~3.3 M packets/s of packet time
+            if nsec >= 1_000_000_000:
+                sec += 1
+                nsec -= 1_000_000_000
+            icsum = 0xFFFF - (P.csum_add(src + victim, 0x4500 + iplen + ipid + 0x4000 + (52 << 8 | 6))
+                              % 0xFFFF or 0xFFFF)
+            tsum = P.csum_add(src + victim, 6 + 20 + sport + dport + (seq >> 16) + (seq & 0xFFFF)
+                              + 0x5002 + 64240)
+            tcsum = 0xFFFF - (tsum % 0xFFFF or 0xFFFF)
+            osrc = victim
+            ocsum = 0xFFFF - (P.csum_add(osrc + target, 0x4500 + otl + ipid + 0x4000 + 0x4011)
+                              % 0xFFFF or 0xFFFF)
+            osport = 49152 + (sport ^ dport) % 16384
+            batch.append(rec_s.pack(sec, nsec, cl, cl))
+            batch.append(pkt_s.pack(oeth, 0x4500, otl, ipid, 0x4000, 0x4011, ocsum, osrc + target,
+                                    osport, 4789, ulen, 0, P.vxlan_header(vni), ieth,
+                                    0x4500, iplen, ipid, 0x4000, 52, 6, icsum, src, victim,
+                                    sport, dport, seq, 0, 0x5002, 64240, tcsum, 0, b"\0" * 6))
+            n += 1
+            if every and n % every == 0 and ai < len(attacks) and n < args.packets:
+                acl, awl, frame = attacks[ai]
+                ai += 1
+                batch.append(rec_s.pack(sec, nsec, acl, awl))
+                batch.append(frame)
+                n += 1
+            if len(batch) >= 40000:
+                f.write(b"".join(batch))
+                batch.clear()
+        f.write(b"".join(batch))
+    el = time.monotonic() - t0
+    size = os.path.getsize(args.out)
+    truth = {"generator": "scripts/gen-traffic.py", "command": "gen-traffic.py " +
+             " ".join(args_cmd(args)), "seed": args.seed, "profile": "flood",
+             "format": "pcap-ns-le", "encapsulation": "vxlan", "bytes": size, "packets": n,
+             "flood_packets": n - ai, "flood_sources": len(sources), "attack_packets": ai,
+             "attacks": args.attacks.split(",") if args.attacks else [],
+             "last_ts_ns": sec * 1_000_000_000 + nsec}
+    with open(args.out + ".truth.json", "w") as f:
+        json.dump(truth, f, indent=1)
+        f.write("\n")
+    print("gen-traffic: flood: %d packets, %d bytes, %.1f s" % (n, size, el), file=sys.stderr)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--profile", choices=("demo", "mixed", "bench"), default="demo")
+    ap.add_argument("--profile", choices=("demo", "mixed", "bench", "flood"), default="demo")
     ap.add_argument("--packets", type=int, default=None,
-                    help="packet target (demo 2500, mixed 20000, bench 5000000)")
+                    help="packet target (demo 2500, mixed 20000, bench 5000000, flood 2000000)")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--vxlan", dest="vxlan", action="store_true", default=True)
     g.add_argument("--no-vxlan", dest="vxlan", action="store_false")
     ap.add_argument("--pcapng", action="store_true", help="write pcapng instead of pcap")
     ap.add_argument("--attacks", default="",
-                    help="bench: comma-separated classic pcap files whose packets are spread "
+                    help="bench, flood: comma-separated classic pcap files whose packets are spread "
                          "through the capture (e.g. the scenario captures in pcaps/)")
     ap.add_argument("--truncation", choices=("snaplen", "aws"), default="snaplen",
                     help="how PacketLength=128 truncation is written: snaplen (caplen "
@@ -934,11 +1013,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
     args.packets_given = args.packets is not None
     if args.packets is None:
-        args.packets = {"demo": 2500, "mixed": 20000, "bench": 5_000_000}[args.profile]
-    if args.profile == "bench":
-        if not args.vxlan:
-            ap.error("--profile bench is always VXLAN-wrapped")
-        return run_bench(args)
+        args.packets = {"demo": 2500, "mixed": 20000, "bench": 5_000_000,
+                        "flood": 2_000_000}[args.profile]
+    if args.profile in ("bench", "flood"):
+        if not args.vxlan or args.pcapng:
+            ap.error("--profile %s is always classic pcap, VXLAN-wrapped" % args.profile)
+        return run_bench(args) if args.profile == "bench" else run_flood(args)
     rnd = Random(args.seed)
     sc = build_scenario(rnd, args.packets, args.vxlan, args.truncation)
     size = write_records(args.out, sc.records, args.pcapng)
