@@ -137,9 +137,21 @@ struct walk {                       /* TRW plus the distinct sets of one window 
     uint64_t probed[SETWORDS];      /* failures / answered probes, this window */
 };
 
+/* A source's first event, held until it sends a second (see inbound()). */
+struct held_ev {
+    struct mg_addr dst;
+    uint64_t ts;
+    uint32_t vni;
+    uint16_t sport, dport;
+    uint8_t family, proto, kind;
+};
+
 struct src_ent {                    /* a remote outside home_net */
     struct hdr h;
     uint8_t scanner;
+    uint8_t seen;                   /* an event came from it (the entry is not new) */
+    uint8_t held;                   /* 'first' waits for a second event */
+    struct held_ev first;
 };
 
 struct pair_ent {                   /* (source, target host) */
@@ -189,8 +201,9 @@ struct scan {
     int enabled;
     double l_succ, l_fail, l_hi, l_lo;     /* log likelihood steps and thresholds */
     uint64_t window_ns, interval_ns;
+    int hold_first;                         /* one event alone can never be a finding */
     struct lru src, pair, fan, inst;
-    uint64_t events, silent, probes, emitted;
+    uint64_t events, silent, probes, emitted, held;
     struct finding_cand fc;
 };
 
@@ -484,17 +497,14 @@ probe_flush(struct scan *s, struct pair_ent *p, const struct ev *e)
         probe_emit(s, in, &in->emr, 1, e);
 }
 
+/* An inbound event of source r: its walks, probes and reports. */
 static void
-inbound(struct scan *s, const struct ev *e)
+inbound_src(struct scan *s, const struct ev *e, struct src_ent *r)
 {
     const struct cfg *c = s->cfg;
-    if (e->proto == 1 || e->proto == 58)
-        return;
-    struct skey k = mk_key(e->src, NULL, e->family, 0, 0);
-    struct src_ent *r = lru_get(&s->src, &k);
 
     /* Horizontal: the remote tries one port on many instances. */
-    k = mk_key(e->src, NULL, e->family, e->proto, e->dport);
+    struct skey k = mk_key(e->src, NULL, e->family, e->proto, e->dport);
     struct fan_ent *f = lru_get(&s->fan, &k);
     walk_update(s, &f->w, host_bit(e->dst), e->kind, e->ts);
 
@@ -533,6 +543,42 @@ inbound(struct scan *s, const struct ev *e)
                  p->w.n_probed, p->w.scanner || f->w.scanner ? "true" : "false");
         fc_emit(s);
     }
+}
+
+/* Most sources outside home_net send one attempt and never another (a
+ * spoofed flood sends millions such): their first event waits in the source's
+ * entry, and only a second makes the fan and pair entries, replaying the
+ * first before it. One event alone can make no finding (no TRW step reaches
+ * the threshold, no count of 1 reaches its minimum: s->hold_first), so the
+ * findings are the same; a flood costs one table instead of three. An
+ * answered probe is never held (probe_min_ports may be 1). */
+static void
+inbound(struct scan *s, const struct ev *e)
+{
+    if (e->proto == 1 || e->proto == 58)
+        return;
+    struct skey k = mk_key(e->src, NULL, e->family, 0, 0);
+    struct src_ent *r = lru_get(&s->src, &k);
+    if (!r->seen) {
+        r->seen = 1;
+        if (s->hold_first && e->kind != EV_PROBE) {
+            r->held = 1;
+            r->first = (struct held_ev){ .dst = *e->dst, .ts = e->ts, .vni = e->vni,
+                                         .sport = e->sport, .dport = e->dport,
+                                         .family = e->family, .proto = e->proto,
+                                         .kind = e->kind };
+            s->held++;
+            return;
+        }
+    } else if (r->held) {
+        r->held = 0;
+        const struct held_ev *h = &r->first;
+        struct ev f = { .src = e->src, .dst = &h->dst, .family = h->family, .proto = h->proto,
+                        .kind = h->kind, .sport = h->sport, .dport = h->dport, .ts = h->ts,
+                        .vni = h->vni };
+        inbound_src(s, &f, r);
+    }
+    inbound_src(s, e, r);
 }
 
 static void
@@ -654,6 +700,9 @@ scan_init(void **state, const struct det_env *env, char *err, unsigned errlen)
     s->l_fail = log((1 - t1) / (1 - t0));
     s->l_hi = log(b / a);
     s->l_lo = log((1 - b) / (1 - a));
+    /* A first contact's step must stay below the scanner threshold; every
+     * count threshold of inbound() is at least 2 (cfg.c). */
+    s->hold_first = s->l_fail < s->l_hi && s->l_succ < s->l_hi;
     s->window_ns = (uint64_t)c->detect.scan.window * NS;
     s->interval_ns = (uint64_t)c->detect.scan.report_interval * NS;
     if (s->enabled &&
@@ -688,9 +737,21 @@ scan_fini(void *state)
 
 /* Counters, by name (for tests and figures): "events" (attempts seen),
  * "silent" (unanswered attempts from flow records), "probes", "emitted",
+ * "held" (first events held in their source's entry),
  * "<table>" entries in use and "<table>_evicted" / "<table>_spared" for
  * the tables sources, pairs, fans, instances. -1 for an unknown name. */
 int64_t det_scan_stat(const void *state, const char *name);
+
+/* For tests: hold first events (as the configuration allows) or never. */
+void det_scan_set_hold(void *state, int on);
+
+void
+det_scan_set_hold(void *state, int on)
+{
+    struct scan *s = state;
+    if (!on)
+        s->hold_first = 0;
+}
 
 int64_t
 det_scan_stat(const void *state, const char *name)
@@ -706,6 +767,8 @@ det_scan_stat(const void *state, const char *name)
         return (int64_t)s->probes;
     if (!strcmp(name, "emitted"))
         return (int64_t)s->emitted;
+    if (!strcmp(name, "held"))
+        return (int64_t)s->held;
     for (int i = 0; i < 4; i++) {
         size_t l = strlen(tn[i]);
         if (strncmp(name, tn[i], l))
