@@ -639,6 +639,8 @@ def args_cmd(args):
         out += ["--truncation", args.truncation]
     if getattr(args, "attacks", ""):
         out += ["--attacks", args.attacks]
+    if getattr(args, "pps", FLOOD_PPS) != FLOOD_PPS:
+        out += ["--pps", str(args.pps)]
     out += ["--out", os.path.basename(args.out)]
     return out
 
@@ -916,6 +918,9 @@ def run_bench(args):
           % (info["packets"], size, el, info["packets"] / el if el else 0), file=sys.stderr)
 
 
+FLOOD_PPS = 3_252_033       # a gap of 180 + 0..255 ns: 307.5 ns on average
+
+
 def run_flood(args):
     """A TCP SYN flood from spoofed sources at two instances (the worst case
     for a flow table: every packet a new flow, none ever answered), VXLAN-
@@ -948,7 +953,7 @@ def run_flood(args):
             seq = r.getrandbits(32)
             sources.add(src)
             ipid = (ipid + 1) & 0xFFFF
-            nsec += 180 + r.getrandbits(8)           # ~3.3 M packets/s of packet time
+            nsec += (180 + r.getrandbits(8)) * FLOOD_PPS // args.pps   # --pps on average
             if nsec >= 1_000_000_000:
                 sec += 1
                 nsec -= 1_000_000_000
@@ -1006,6 +1011,8 @@ def main(argv=None):
     ap.add_argument("--attacks", default="",
                     help="bench, flood: comma-separated classic pcap files whose packets are spread "
                          "through the capture (e.g. the scenario captures in pcaps/)")
+    ap.add_argument("--pps", type=int, default=FLOOD_PPS,
+                    help="flood: packets per second of packet time (default %d)" % FLOOD_PPS)
     ap.add_argument("--truncation", choices=("snaplen", "aws"), default="snaplen",
                     help="how PacketLength=128 truncation is written: snaplen (caplen "
                          "short, wirelen full; default) or aws (the mirror packet "
