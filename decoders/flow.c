@@ -58,6 +58,8 @@ struct flow_table {
     uint32_t next_new;              /* entries never used start here */
     uint32_t wheel[WHEEL];
     uint64_t cur_s;                 /* wheel time: last second processed */
+    uint64_t done_s;                /* live, paced (flow_advance_some): slots up to this one
+                                       are done, those after it up to cur_s are due; else = cur_s */
     int      started;
     struct flow_cfg cfg;
     struct flow_stats st;
@@ -372,6 +374,32 @@ ent_reset_counters(struct flow_ent *e)
     }
 }
 
+/* Entry i, out of the wheel, whose slot came due: expire it (idle: out of
+ * the table; active timeout: a record, and on it goes) or, when what it saw
+ * since moved its deadline, put it where the deadline now is. */
+static void
+expire_ent(struct flow_table *ft, uint32_t i, uint64_t now_s, flow_emit_cb emit, void *arg)
+{
+    struct flow_ent *e = &ft->ents[i];
+    int idle;
+    uint64_t dl = ent_deadline(ft, e, &idle);
+    if (dl <= now_s) {
+        if (idle) {
+            emit_rec(ft, e, FLOW_END_IDLE, emit, arg);
+            ft->st.idle++;
+            ent_release(ft, i);
+        } else {
+            emit_rec(ft, e, FLOW_END_ACTIVE, emit, arg);
+            ft->st.active++;
+            ent_reset_counters(e);
+            dl = ent_deadline(ft, e, &idle);
+            wheel_link(ft, i, dl);
+        }
+    } else {
+        wheel_link(ft, i, dl);
+    }
+}
+
 static void
 process_slot(struct flow_table *ft, uint32_t slot, uint64_t now_s,
              flow_emit_cb emit, void *arg)
@@ -379,25 +407,8 @@ process_slot(struct flow_table *ft, uint32_t slot, uint64_t now_s,
     uint32_t i = ft->wheel[slot];
     ft->wheel[slot] = NIL;              /* detach: re-links may land here again */
     while (i != NIL) {
-        struct flow_ent *e = &ft->ents[i];
-        uint32_t next = e->wnext;
-        int idle;
-        uint64_t dl = ent_deadline(ft, e, &idle);
-        if (dl <= now_s) {
-            if (idle) {
-                emit_rec(ft, e, FLOW_END_IDLE, emit, arg);
-                ft->st.idle++;
-                ent_release(ft, i);
-            } else {
-                emit_rec(ft, e, FLOW_END_ACTIVE, emit, arg);
-                ft->st.active++;
-                ent_reset_counters(e);
-                dl = ent_deadline(ft, e, &idle);
-                wheel_link(ft, i, dl);
-            }
-        } else {
-            wheel_link(ft, i, dl);
-        }
+        uint32_t next = ft->ents[i].wnext;
+        expire_ent(ft, i, now_s, emit, arg);
         i = next;
     }
 }
@@ -408,7 +419,7 @@ flow_advance(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, void *ar
     uint64_t now_s = now_ns / NS_PER_S;
     if (!ft->started) {
         ft->started = 1;
-        ft->cur_s = now_s;
+        ft->cur_s = ft->done_s = now_s;
         return;
     }
     if (now_s <= ft->cur_s)
@@ -417,17 +428,54 @@ flow_advance(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, void *ar
     if (steps > WHEEL)
         steps = WHEEL;                  /* a jump of months: one lap visits all */
     uint64_t from = ft->cur_s;
-    ft->cur_s = now_s;                  /* re-links go after now */
+    ft->cur_s = ft->done_s = now_s;     /* re-links go after now */
     for (uint64_t k = 1; k <= steps; k++)
         process_slot(ft, (uint32_t)(from + k) & WHEEL_MASK, now_s, emit, arg);
 }
 
-/* Table full: evict the entry whose deadline comes first. */
+unsigned
+flow_advance_some(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, void *arg,
+                  unsigned budget)
+{
+    uint64_t now_s = now_ns / NS_PER_S;
+    if (!ft->started) {
+        ft->started = 1;
+        ft->cur_s = ft->done_s = now_s;
+        return 0;
+    }
+    if (now_s > ft->cur_s)
+        ft->cur_s = now_s;              /* re-links go after now, never into a due slot */
+    if (ft->cur_s - ft->done_s > WHEEL)
+        ft->done_s = ft->cur_s - WHEEL; /* a jump of months: one lap visits all */
+    unsigned n = 0;
+    while (ft->done_s < ft->cur_s) {
+        uint32_t slot = (uint32_t)(ft->done_s + 1) & WHEEL_MASK;
+        /* The due entries stay linked in their slot until taken, so packets
+         * may still touch them; one whose deadline is a lap ahead stays. */
+        uint32_t i = ft->wheel[slot];
+        while (i != NIL && n < budget) {
+            uint32_t next = ft->ents[i].wnext;
+            if (ft->ents[i].deadline <= ft->cur_s) {
+                wheel_unlink(ft, i);
+                expire_ent(ft, i, ft->cur_s, emit, arg);
+                n++;
+            }
+            i = next;
+        }
+        if (i != NIL || n >= budget)
+            break;                      /* the budget ends inside (or at the end of) this slot */
+        ft->done_s++;
+    }
+    return n;
+}
+
+/* Table full: evict the entry whose deadline comes first (live, paced: due
+ * slots not yet taken come first). */
 static int
 evict_one(struct flow_table *ft, flow_emit_cb emit, void *arg)
 {
     for (uint32_t k = 1; k <= WHEEL; k++) {
-        uint32_t s = (uint32_t)(ft->cur_s + k) & WHEEL_MASK;
+        uint32_t s = (uint32_t)(ft->done_s + k) & WHEEL_MASK;
         uint32_t i = ft->wheel[s];
         if (i == NIL)
             continue;
@@ -527,7 +575,7 @@ flow_packet_h(struct flow_table *ft, const struct dec_pkt *p, uint64_t h, uint64
          * flow_advance(): a first burst may span a long gap, and flows
          * created early in it must still be found in their slots. */
         ft->started = 1;
-        ft->cur_s = ts_ns / NS_PER_S;
+        ft->cur_s = ft->done_s = ts_ns / NS_PER_S;
     }
     uint32_t i = chain_find(ft, ~ft->buckets[b], p, &dir);
     struct flow_ent *e = i != NIL ? &ft->ents[i] : NULL;

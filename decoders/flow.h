@@ -105,6 +105,13 @@ uint64_t flow_seed(const struct flow_table *ft);
  * older now_ns is ignored. */
 void flow_advance(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, void *arg);
 
+/* The same, paced, for live capture: look at no more than 'budget' due
+ * entries now and go on from there at the next call. Returns how many it
+ * looked at (fewer than budget: nothing due is left). A table is advanced by
+ * one of the two, not both. */
+unsigned flow_advance_some(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, void *arg,
+                           unsigned budget);
+
 /* Emit every flow (reason FLOW_END_FLUSH) and empty the table, in a
  * deterministic order (by deadline slot, then insertion). */
 void flow_flush(struct flow_table *ft, flow_emit_cb emit, void *arg);

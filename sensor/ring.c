@@ -95,6 +95,13 @@ ring_flush(struct ring *r)
     atomic_store_explicit(&r->head, r->local_head, memory_order_release);
 }
 
+uint64_t
+ring_room(struct ring *r)
+{
+    r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    return r->size - (r->local_head - r->cached_tail);
+}
+
 const void *
 ring_peek(struct ring *r, uint32_t *kind, uint32_t *len)
 {

@@ -55,6 +55,8 @@ void *ring_reserve(struct ring *r, uint32_t len, uint32_t kind);
 void ring_commit(struct ring *r);
 /* Producer: make every committed record visible to the consumer now. */
 void ring_flush(struct ring *r);
+/* Producer: bytes free now (the consumer's position read afresh). */
+uint64_t ring_room(struct ring *r);
 
 /* Consumer: the next record or NULL when empty; *kind and *len describe it.
  * The pointer stays valid until ring_release(). */

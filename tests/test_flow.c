@@ -2,6 +2,7 @@
  * per state, active), eviction under a full table, mirror duplicates, time
  * jumps, and who counts as the initiator. */
 #include <CUnit/CUnit.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flow.h"
@@ -236,6 +237,154 @@ test_first_burst_gap(void)
     flow_free(ft);
 }
 
+/* Paced expiry (live): the same records as flow_advance(), however small
+ * the budget; packets between the calls still find due flows; a full table
+ * evicts a due flow before a live one. */
+struct sink {
+    struct flow_rec r[8192];
+    unsigned n;
+};
+
+static void
+collect_to(void *arg, const struct flow_rec *r)
+{
+    struct sink *k = arg;
+    if (k->n < 8192)
+        k->r[k->n] = *r;
+    k->n++;
+}
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+    const struct flow_rec *x = a, *y = b;
+    if (x->reason != y->reason)
+        return x->reason < y->reason ? -1 : 1;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    int c = memcmp(&x->src, &y->src, sizeof(x->src));
+    if (c)
+        return c;
+    if (x->dir[0].pkts != y->dir[0].pkts)
+        return x->dir[0].pkts < y->dir[0].pkts ? -1 : 1;
+    return x->sport < y->sport ? -1 : x->sport > y->sport;
+}
+
+static void
+test_paced_expiry(void)
+{
+    static struct sink a, b;
+    a.n = b.n = 0;
+    struct flow_table *fa = mk(8192), *fb = mk(8192);
+    uint64_t t0 = 1700000000 * S;
+    struct flow_hit h;
+    unsigned calls = 0;
+    for (uint64_t sec = 0; sec < 400; sec++) {
+        uint64_t t = t0 + sec * S;
+        flow_advance(fa, t, collect_to, &a);
+        unsigned got;
+        do {
+            got = flow_advance_some(fb, t, collect_to, &b, 7);
+            CU_ASSERT(got <= 7);
+            calls++;
+        } while (got == 7);
+        if (sec >= 150)
+            continue;                   /* then everything runs out */
+        for (uint32_t k = 0; k < 50; k++) {
+            /* UDP flows refreshed now and then (idle and active timeouts),
+             * and unanswered SYNs (30 s) */
+            uint32_t id = (uint32_t)(sec * 50 + k) % 1500;
+            struct dec_pkt u = pk(17, 0x0a000000 + id, 4000, 0x08080808, 53, 0, 80, 0);
+            struct dec_pkt y = pk(6, 0x0b000000 + (uint32_t)(sec * 50 + k), 5000, 0x0a000001, 22,
+                                  0x02, 60, 0);
+            flow_packet(fa, &u, t + k, &h, collect_to, &a);
+            flow_packet(fb, &u, t + k, &h, collect_to, &b);
+            flow_packet(fa, &y, t + k, &h, collect_to, &a);
+            flow_packet(fb, &y, t + k, &h, collect_to, &b);
+        }
+    }
+    CU_ASSERT(calls > 2000);
+    CU_ASSERT_EQUAL(a.n, b.n);
+    CU_ASSERT(a.n > 8000 - 1);
+    unsigned n = a.n < 8192 ? a.n : 8192;
+    qsort(a.r, n, sizeof(a.r[0]), rec_cmp);
+    qsort(b.r, n, sizeof(b.r[0]), rec_cmp);
+    unsigned same = 0, active = 0;
+    for (unsigned i = 0; i < n; i++) {
+        same += rec_cmp(&a.r[i], &b.r[i]) == 0 && a.r[i].dir[0].bytes == b.r[i].dir[0].bytes;
+        active += a.r[i].reason == FLOW_END_ACTIVE;
+    }
+    CU_ASSERT_EQUAL(same, n);
+    CU_ASSERT(active > 0);
+    flow_free(fa);
+    flow_free(fb);
+
+    /* 500 flows due; 100 taken; a packet on one still waiting keeps it. */
+    struct flow_table *ft = mk(1024);
+    a.n = 0;
+    for (uint32_t i = 0; i < 500; i++) {
+        struct dec_pkt u = pk(17, 0x0c000000 + i, 4000, 0x08080808, 53, 0, 80, 0);
+        flow_packet(ft, &u, t0, &h, collect_to, &a);
+    }
+    flow_advance_some(ft, t0, collect_to, &a, 1000);
+    CU_ASSERT_EQUAL(flow_advance_some(ft, t0 + 61 * S, collect_to, &a, 100), 100);
+    CU_ASSERT_EQUAL(a.n, 100);
+    /* which of them is still in? the flush below would say; take one that
+     * is not among the 100 records */
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < 500 && !keep; i++) {
+        int out = 0;
+        for (unsigned j = 0; j < a.n; j++)
+            out |= a.r[j].src.b[3] == (uint8_t)i && a.r[j].src.b[2] == (uint8_t)(i >> 8);
+        if (!out)
+            keep = 0x0c000000 + i;
+    }
+    CU_ASSERT_FATAL(keep != 0);
+    struct dec_pkt again = pk(17, keep, 4000, 0x08080808, 53, 0, 80, 0);
+    CU_ASSERT_EQUAL(flow_packet(ft, &again, t0 + 61 * S, &h, collect_to, &a), 0);
+    CU_ASSERT_EQUAL(h.is_new, 0);
+    while (flow_advance_some(ft, t0 + 61 * S, collect_to, &a, 100) == 100)
+        ;
+    /* 499 idle; the one that saw a packet is 61 s old: its active timeout
+     * (60 s) gives a record with both packets, and it stays */
+    CU_ASSERT_EQUAL_FATAL(a.n, 500);
+    struct flow_stats st;
+    flow_stats(ft, &st);
+    CU_ASSERT_EQUAL(st.in_use, 1);
+    CU_ASSERT_EQUAL(st.idle, 499);
+    CU_ASSERT_EQUAL(st.active, 1);
+    unsigned act = 0;
+    for (unsigned j = 0; j < a.n; j++)
+        if (a.r[j].reason == FLOW_END_ACTIVE) {
+            act++;
+            CU_ASSERT_EQUAL(a.r[j].dir[0].pkts, 2);
+            CU_ASSERT_EQUAL(a.r[j].src.b[3], (uint8_t)keep);
+        }
+    CU_ASSERT_EQUAL(act, 1);
+    flow_free(ft);
+
+    /* Full, all but one flow due and not yet taken, one alive: a new flow
+     * evicts a due one, not the live one. */
+    ft = mk(1024);
+    flow_stats(ft, &st);
+    CU_ASSERT_FATAL(st.capacity >= 2 && st.capacity <= 8192);
+    a.n = 0;
+    for (uint32_t i = 0; i + 1 < st.capacity; i++) {
+        struct dec_pkt u = pk(17, 0x0d000000 + i, 4000, 0x08080808, 53, 0, 80, 0);
+        flow_packet(ft, &u, t0, &h, collect_to, &a);
+    }
+    struct dec_pkt alive = pk(17, 0x0e000001, 4000, 0x08080808, 53, 0, 80, 0);
+    flow_packet(ft, &alive, t0 + 30 * S, &h, collect_to, &a);
+    flow_advance_some(ft, t0 + 61 * S, collect_to, &a, 0);
+    CU_ASSERT_EQUAL(a.n, 0);
+    struct dec_pkt newer = pk(17, 0x0f000001, 4000, 0x08080808, 53, 0, 80, 0);
+    flow_packet(ft, &newer, t0 + 61 * S, &h, collect_to, &a);
+    CU_ASSERT_EQUAL_FATAL(a.n, 1);
+    CU_ASSERT_EQUAL(a.r[0].reason, FLOW_END_EVICT);
+    CU_ASSERT_EQUAL(a.r[0].src.b[0], 0x0d);
+    flow_free(ft);
+}
+
 static void
 test_initiator(void)
 {
@@ -355,5 +504,7 @@ test_flow_register(void)
     CU_add_test(s, "initiator from SYN-ACK and server port", test_initiator);
     CU_add_test(s, "flows of a first burst that spans a gap expire", test_first_burst_gap);
     CU_add_test(s, "IPv6 addresses: whole in records, apart when only the tail differs", test_ipv6_addresses);
+    CU_add_test(s, "paced expiry: flow_advance's records, packets between, due flows evicted first",
+                test_paced_expiry);
     return 0;
 }
