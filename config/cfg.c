@@ -173,7 +173,7 @@ static const struct key capture_keys[] = {
     KINT("buffer_mb", capture.buffer_mb, 1, 4096, "64"),
     KSTR("bpf", capture.bpf, ""),
     KBOOL("promiscuous", capture.promiscuous, "true"),
-    KBOOL("immediate", capture.immediate, "true"),
+    KBOOL("immediate", capture.immediate, "false"),
     KINT("timeout_ms", capture.timeout_ms, 1, 10000, "100"),
     KINT("fanout_group", capture.fanout_group, 0, 65535, "0"),
     KMAP("dpdk", dpdk_keys),

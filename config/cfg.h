@@ -90,7 +90,7 @@ struct cfg {
         int buffer_mb;          /* 1..4096, default 64 */
         char *bpf;              /* default "" */
         bool promiscuous;       /* default true */
-        bool immediate;         /* default true */
+        bool immediate;         /* default false (see the example configuration) */
         int timeout_ms;         /* 1..10000, default 100 */
         int fanout_group;       /* 0 = chosen at start; 1..65535 */
         struct {                /* DPDK EAL and port (issue 7) */

@@ -208,6 +208,9 @@ fi
 if [ -n "${MG_TSAN:-}" ] && [ -x "$MG_TSAN" ]; then
     check "live, 2 workers, stats every second: no ThreadSanitizer report" tests/live_tsan.sh "$MG_TSAN" "$OUT"
 fi
+if [ -x tests/live_flood.sh ]; then
+    check "a live SYN flood from spoofed sources: no packet or record dropped, the attacks in it found" tests/live_flood.sh "$MG" "$OUT"
+fi
 if [ -x tests/live_reload.sh ]; then
     check "SIGHUP reloads lists and rules under live traffic, refuses bad files" tests/live_reload.sh "$MG" "$OUT"
 fi

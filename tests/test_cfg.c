@@ -99,7 +99,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.capture.buffer_mb, 64);
     CU_ASSERT_STRING_EQUAL(c.capture.bpf, "");
     CU_ASSERT(c.capture.promiscuous);
-    CU_ASSERT(c.capture.immediate);
+    CU_ASSERT(!c.capture.immediate);
     CU_ASSERT_EQUAL(c.capture.timeout_ms, 100);
     CU_ASSERT_EQUAL(c.capture.dpdk.n_eal_args, 0);
     CU_ASSERT_EQUAL(c.capture.dpdk.port, 0);
