@@ -957,17 +957,13 @@ def run_flood(args):
             if nsec >= 1_000_000_000:
                 sec += 1
                 nsec -= 1_000_000_000
-            icsum = 0xFFFF - (P.csum_add(src + victim, 0x4500 + iplen + ipid + 0x4000 + (52 << 8 | 6))
-                              % 0xFFFF or 0xFFFF)
-            tsum = P.csum_add(src + victim, 6 + 20 + sport + dport + (seq >> 16) + (seq & 0xFFFF)
-                              + 0x5002 + 64240)
-            tcsum = 0xFFFF - (tsum % 0xFFFF or 0xFFFF)
-            osrc = victim
-            ocsum = 0xFFFF - (P.csum_add(osrc + target, 0x4500 + otl + ipid + 0x4000 + 0x4011)
-                              % 0xFFFF or 0xFFFF)
+            icsum = P.checksum(src + victim, 0x4500 + iplen + ipid + 0x4000 + (52 << 8 | 6))
+            tcsum = P.checksum(src + victim, 6 + 20 + sport + dport + (seq >> 16) + (seq & 0xFFFF)
+                               + 0x5002 + 64240)
+            ocsum = P.checksum(victim + target, 0x4500 + otl + ipid + 0x4000 + 0x4011)
             osport = 49152 + (sport ^ dport) % 16384
             batch.append(rec_s.pack(sec, nsec, cl, cl))
-            batch.append(pkt_s.pack(oeth, 0x4500, otl, ipid, 0x4000, 0x4011, ocsum, osrc + target,
+            batch.append(pkt_s.pack(oeth, 0x4500, otl, ipid, 0x4000, 0x4011, ocsum, victim + target,
                                     osport, 4789, ulen, 0, P.vxlan_header(vni), ieth,
                                     0x4500, iplen, ipid, 0x4000, 52, 6, icsum, src, victim,
                                     sport, dport, seq, 0, 0x5002, 64240, tcsum, 0, b"\0" * 6))
