@@ -83,14 +83,15 @@ struct exfil {
     uint32_t lru_head, lru_tail;    /* head = most recent */
     uint64_t evicted, queries, reports;
     struct finding_cand fc;
-    /* allow_suffixes as an open-addressed set: slot = index + 1 into the
-     * configured list (0 empty), keyed by the suffix_step() hash of the
-     * suffix without its trailing dots. A name is looked up once per label boundary,
-     * not compared with every suffix (the list may hold 4096). */
-    uint32_t *allow;
+    /* allow_suffixes as an open-addressed set keyed by the suffix_step()
+     * hash of each suffix without its trailing dots (s == NULL: empty slot).
+     * A name is looked up once per label boundary, not compared with every
+     * suffix (the list may hold 4096). */
+    struct allow_slot {
+        const char *s;              /* the configured suffix */
+        uint32_t len, hash;         /* its length without trailing dots, its hash */
+    } *allow;
     uint32_t allow_mask;
-    uint32_t *allow_len;
-    uint32_t *allow_hash;
 };
 
 static uint32_t
@@ -128,8 +129,6 @@ exfil_fini(void *state)
     free(x->e);
     free(x->bucket);
     free(x->allow);
-    free(x->allow_len);
-    free(x->allow_hash);
     free(x);
 }
 
@@ -144,9 +143,7 @@ allow_build(struct exfil *x)
     while (size < 2 * n)
         size <<= 1;
     x->allow = calloc(size, sizeof(*x->allow));
-    x->allow_len = calloc(n, sizeof(*x->allow_len));
-    x->allow_hash = calloc(n, sizeof(*x->allow_hash));
-    if (!x->allow || !x->allow_len || !x->allow_hash)
+    if (!x->allow)
         return -1;
     x->allow_mask = size - 1;
     for (unsigned i = 0; i < n; i++) {
@@ -159,12 +156,10 @@ allow_build(struct exfil *x)
         uint32_t h = SUFFIX_H0;
         for (size_t k = sl; k-- > 0;)
             h = suffix_step(h, sfx[k]);
-        x->allow_len[i] = (uint32_t)sl;
-        x->allow_hash[i] = h;
         uint32_t j = h & x->allow_mask;
-        while (x->allow[j])
+        while (x->allow[j].s)
             j = (j + 1) & x->allow_mask;
-        x->allow[j] = i + 1;
+        x->allow[j] = (struct allow_slot){ .s = sfx, .len = (uint32_t)sl, .hash = h };
     }
     return 0;
 }
@@ -281,7 +276,6 @@ allowed(const struct exfil *x, const char *name, size_t n)
 {
     if (!x->allow)
         return 0;
-    char *const *sfx = x->c->detect.exfil.allow_suffixes;
     uint32_t h = SUFFIX_H0;
     for (size_t k = n; k-- > 0;) {
         h = suffix_step(h, name[k]);
@@ -289,10 +283,9 @@ allowed(const struct exfil *x, const char *name, size_t n)
             continue;
         /* name[k..n) is a whole tail of labels: is it in the set? */
         size_t tl = n - k;
-        for (uint32_t j = h & x->allow_mask; x->allow[j]; j = (j + 1) & x->allow_mask) {
-            uint32_t i = x->allow[j] - 1;
-            if (x->allow_hash[i] == h && x->allow_len[i] == tl &&
-                strncasecmp(name + k, sfx[i], tl) == 0)
+        for (uint32_t j = h & x->allow_mask; x->allow[j].s; j = (j + 1) & x->allow_mask) {
+            const struct allow_slot *a = &x->allow[j];
+            if (a->hash == h && a->len == tl && strncasecmp(name + k, a->s, tl) == 0)
                 return 1;
         }
     }
