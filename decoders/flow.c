@@ -469,6 +469,12 @@ flow_advance_some(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, voi
     return n;
 }
 
+int
+flow_due(const struct flow_table *ft, uint64_t now_ns)
+{
+    return ft->started && (now_ns / NS_PER_S > ft->done_s || ft->cur_s > ft->done_s);
+}
+
 /* Table full: evict the entry whose deadline comes first (live, paced: due
  * slots not yet taken come first). */
 static int

@@ -111,6 +111,8 @@ void flow_advance(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, voi
  * one of the two, not both. */
 unsigned flow_advance_some(struct flow_table *ft, uint64_t now_ns, flow_emit_cb emit, void *arg,
                            unsigned budget);
+/* Would flow_advance_some() at now_ns have due slots to look at? */
+int flow_due(const struct flow_table *ft, uint64_t now_ns);
 
 /* Emit every flow (reason FLOW_END_FLUSH) and empty the table, in a
  * deterministic order (by deadline slot, then insertion). */

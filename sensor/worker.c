@@ -689,6 +689,8 @@ static void
 worker_expire(struct worker *w)
 {
     enum { REC_BYTES = offsetof(struct mg_rec, u) + sizeof(struct flow_rec) + 2 * RING_ALIGN };
+    if (!flow_due(w->flows, w->now_ns))
+        return;                         /* most bursts: the detection thread's line stays put */
     uint64_t room = ring_room(w->out), keep = w->out->size / 2;
     uint64_t n = room > keep ? (room - keep) / REC_BYTES : 0;
     if (n)
