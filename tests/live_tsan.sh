@@ -34,13 +34,8 @@ skip() { echo "skip: $*"; exit 0; }
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-    if [ -n "$MGPID" ] && kill -0 "$MGPID" 2>/dev/null; then
-        kill -9 "$MGPID" 2>/dev/null
-        wait "$MGPID" 2>/dev/null
-    fi
     [ -n "$RPID" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
-    ip netns del "$NS" 2>/dev/null
-    rm -rf "$W"
+    veth_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT

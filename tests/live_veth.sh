@@ -44,16 +44,7 @@ MGPID=""
 fail() { echo "live_veth: FAIL: $*"; exit 1; }
 skip() { echo "skip: $*"; exit 0; }
 
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-    if [ -n "$MGPID" ] && kill -0 "$MGPID" 2>/dev/null; then
-        kill -9 "$MGPID" 2>/dev/null
-        wait "$MGPID" 2>/dev/null
-    fi
-    ip netns del "$NS" 2>/dev/null         # takes the veth pair with it
-    rm -rf "$W"
-}
-trap cleanup EXIT
+trap veth_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -60,3 +60,15 @@ veth_setup() {
         ip -n "$NS" link set "$i" up || fail "cannot bring $i up"
     done
 }
+
+# veth_cleanup: what a live test leaves behind: mirrorguard ($MGPID, killed),
+# the namespace ($NS, which takes the veth pair with it), the scratch dir ($W).
+# shellcheck disable=SC2317  # called by the tests' EXIT traps
+veth_cleanup() {
+    if [ -n "${MGPID:-}" ] && kill -0 "$MGPID" 2>/dev/null; then
+        kill -9 "$MGPID" 2>/dev/null
+        wait "$MGPID" 2>/dev/null
+    fi
+    ip netns del "$NS" 2>/dev/null
+    rm -rf "$W"
+}
