@@ -10,7 +10,7 @@
 #include "det.h"
 
 int64_t det_scan_stat(const void *state, const char *name);
-void det_scan_set_hold(void *state, int on);
+void det_scan_never_hold(void *state);
 
 #define NS 1000000000ull
 #define T0 (1700000000ull * NS)
@@ -503,7 +503,7 @@ static unsigned mixed_run(int hold, int eager, struct finding_cand *out, unsigne
     st = NULL;
     CU_ASSERT_EQUAL_FATAL(det_scan_ops.init(&st, &env, err, sizeof(err)), 0);
     if (!hold)
-        det_scan_set_hold(st, 0);
+        det_scan_never_hold(st);
     rng_state = 4242;
     uint64_t ts = T0;
     for (unsigned i = 0; i < 20000; i++) {
