@@ -23,6 +23,7 @@
 #include "dec.h"
 #include "dns.h"
 #include "flow.h"
+#include "keysort.h"
 #include "rec.h"
 #include "ring.h"
 #include "det.h"
@@ -104,8 +105,8 @@ struct worker {
     struct flow_rec *tb_flows;      /* the batch (grows, never shrinks) */
     uint8_t *tb_dnsbuf;             /* DNS records packed (answers kept only) */
     size_t *tb_dnsoff;              /* where each starts in tb_dnsbuf */
-    void **tb_ptrs;                 /* sorted through these */
-    size_t tb_nflows, tb_capflows, tb_ndns, tb_capdns, tb_capptrs, tb_dnslen, tb_dnscap;
+    struct sort_key *tb_keys;       /* sorted as these (keysort.h), then scratch */
+    size_t tb_nflows, tb_capflows, tb_ndns, tb_capdns, tb_capkeys, tb_dnslen, tb_dnscap;
     struct worker_stats st;
     struct cap_stats cap_st;
     struct cap_source *cur_src;     /* the source being read (its counters so far) */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "flow.h"
+#include "keysort.h"
 
 #define S 1000000000ull
 
@@ -489,6 +490,240 @@ test_ipv6_addresses(void)
     flow_free(ft);
 }
 
+/* ==== Sorted flush and keysort ==== */
+
+struct recvec {
+    struct flow_rec *r;
+    size_t n, cap;
+};
+
+static void
+collect_vec(void *arg, const struct flow_rec *r)
+{
+    struct recvec *v = arg;
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 256;
+        v->r = realloc(v->r, v->cap * sizeof(*v->r));
+    }
+    v->r[v->n] = *r;
+    v->r[v->n++].seq = 0;           /* numbered in emit order: not content */
+}
+
+/* The reference: a stable sort by flow_rec_cmp (ties by emit order). */
+struct idx_rec {
+    const struct flow_rec *r;
+    size_t i;
+};
+
+static int
+cmp_idx_rec(const void *a, const void *b)
+{
+    const struct idx_rec *x = a, *y = b;
+    int c = flow_rec_cmp(x->r, y->r);
+    if (c)
+        return c;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The same flows fed to two tables: a mix of IPv4 and IPv6, start times
+ * drawn from few values (so many tie on the first field), answered and
+ * not, and established TCP flows that an active timeout left without
+ * packets (they make no flush record). */
+static void
+feed_mix(struct flow_table *ft, unsigned n, uint64_t t0, unsigned seed)
+{
+    struct flow_hit h;
+    uint64_t x = seed;
+    for (unsigned k = 0; k < n; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t ts = t0 + (x >> 60) * 1000;            /* 16 distinct times */
+        struct dec_pkt p;
+        if ((x >> 20) % 5 == 0) {
+            p = pk6((uint8_t)(x >> 24), (uint16_t)(1024 + k), (uint8_t)(x >> 32), 443, 0x02);
+        } else {
+            p = pk(((x >> 40) & 1) ? 6 : 17, 0x0a000000u | (uint32_t)(x >> 44), (uint16_t)(1024 + k),
+                   0x08080808u + (uint32_t)((x >> 8) & 3), 53, 0x02, 60, 0);
+        }
+        flow_packet(ft, &p, ts, &h, collect, NULL);
+        if ((x >> 50) % 3 == 0) {                       /* the answer */
+            struct dec_pkt q = p;
+            q.src = p.dst;
+            q.dst = p.src;
+            q.sport = p.dport;
+            q.dport = p.sport;
+            q.tcp_flags = 0x12;
+            flow_packet(ft, &q, ts + 500, &h, collect, NULL);
+        }
+    }
+}
+
+static void
+check_flush_sorted(unsigned n, uint32_t cap)
+{
+    uint64_t t0 = 1700000000 * S;
+    struct flow_table *a = mk(cap), *b = mk(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    struct recvec ra = { 0 }, rb = { 0 }, drop = { 0 };
+    /* Established TCP flows, then past the active timeout: records now,
+     * and entries with no packets at the flush. */
+    for (unsigned k = 0; k < 20; k++) {
+        struct flow_hit h;
+        struct dec_pkt p = pk(6, 0x0b000000u + k, 5000, 0x0c000001, 22, 0x02, 60, 0);
+        struct dec_pkt q = pk(6, 0x0c000001, 22, 0x0b000000u + k, 5000, 0x12, 60, 0);
+        flow_packet(a, &p, t0 - 100 * S, &h, collect_vec, &drop);
+        flow_packet(a, &q, t0 - 100 * S, &h, collect_vec, &drop);
+        flow_packet(b, &p, t0 - 100 * S, &h, collect_vec, &drop);
+        flow_packet(b, &q, t0 - 100 * S, &h, collect_vec, &drop);
+        p.tcp_flags = 0x10;
+        flow_packet(a, &p, t0 - 100 * S, &h, collect_vec, &drop);
+        flow_packet(b, &p, t0 - 100 * S, &h, collect_vec, &drop);
+    }
+    flow_advance(a, t0 - 100 * S, collect_vec, &drop);
+    flow_advance(b, t0 - 100 * S, collect_vec, &drop);
+    flow_advance(a, t0 - 30 * S, collect_vec, &drop);
+    flow_advance(b, t0 - 30 * S, collect_vec, &drop);
+    CU_ASSERT_EQUAL(drop.n, 40);                        /* 20 active-timeout records each */
+    feed_mix(a, n, t0, 7);
+    feed_mix(b, n, t0, 7);
+
+    flow_flush(a, collect_vec, &ra);
+    CU_ASSERT_EQUAL_FATAL(flow_flush_sorted(b, collect_vec, &rb), 0);
+    CU_ASSERT_EQUAL_FATAL(ra.n, rb.n);
+    CU_ASSERT(ra.n >= n / 2);
+    struct idx_rec *ix = calloc(ra.n ? ra.n : 1, sizeof(*ix));
+    for (size_t i = 0; i < ra.n; i++)
+        ix[i] = (struct idx_rec){ &ra.r[i], i };
+    qsort(ix, ra.n, sizeof(*ix), cmp_idx_rec);
+    size_t same = 0;
+    for (size_t i = 0; i < ra.n; i++)
+        same += memcmp(ix[i].r, &rb.r[i], sizeof(rb.r[i])) == 0;
+    CU_ASSERT_EQUAL(same, ra.n);
+    free(ix);
+
+    /* Both tables are empty and work as new. */
+    struct flow_stats sa, sb;
+    flow_stats(a, &sa);
+    flow_stats(b, &sb);
+    CU_ASSERT_EQUAL(sa.in_use, 0);
+    CU_ASSERT_EQUAL(sb.in_use, 0);
+    CU_ASSERT_EQUAL(sa.flushed, sb.flushed);
+    CU_ASSERT_EQUAL(sb.flushed, ra.n + 20);
+    uint64_t created = sb.created;
+    ra.n = rb.n = 0;
+    feed_mix(b, n, t0 + 10 * S, 7);
+    flow_stats(b, &sb);
+    CU_ASSERT_EQUAL(sb.created - created, sb.in_use);   /* every flow new again */
+    CU_ASSERT(sb.in_use > 0 || n == 0);
+    CU_ASSERT_EQUAL(flow_flush_sorted(b, collect_vec, &rb), 0);
+    CU_ASSERT_EQUAL(rb.n, sb.in_use);
+    for (size_t i = 1; i < rb.n; i++)
+        CU_ASSERT(flow_rec_cmp(&rb.r[i - 1], &rb.r[i]) <= 0);
+    free(ra.r);
+    free(rb.r);
+    free(drop.r);
+    flow_free(a);
+    flow_free(b);
+}
+
+/* flow_flush_sorted gives exactly flow_flush's records, stably sorted by
+ * flow_rec_cmp, and leaves an empty table that works as new: with few
+ * flows (entries unlinked one by one) and with many (the table cleared at
+ * once). */
+static void
+test_flush_sorted(void)
+{
+    check_flush_sorted(60, 4096);           /* 80 entries: below nbuckets / 8 */
+    check_flush_sorted(3000, 4096);
+    check_flush_sorted(0, 1024);
+}
+
+static uint32_t ks_sec[300000];
+
+static int
+ks_tie(uintptr_t x, uintptr_t y, void *arg)
+{
+    (void)arg;
+    return ks_sec[x] < ks_sec[y] ? -1 : ks_sec[x] > ks_sec[y];
+}
+
+struct ks_ref {
+    struct sort_key s;
+    size_t i;
+};
+
+static int
+ks_ref_cmp(const void *a, const void *b)
+{
+    const struct ks_ref *x = a, *y = b;
+    if (x->s.k != y->s.k)
+        return x->s.k < y->s.k ? -1 : 1;
+    int c = ks_tie(x->s.v, y->s.v, NULL);
+    if (c)
+        return c;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void
+check_keysort(size_t n, uint64_t base, uint64_t range, uint32_t sec_range, uint64_t seed)
+{
+    struct sort_key *a = malloc((n ? n : 1) * sizeof(*a)), *tmp = malloc((n ? n : 1) * sizeof(*a));
+    struct ks_ref *ref = malloc((n ? n : 1) * sizeof(*ref));
+    uint64_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t r = x ^ (x >> 29);
+        a[i].k = base + (range ? r % range : 0);
+        a[i].v = i;
+        ks_sec[i] = sec_range ? (uint32_t)((x >> 33) % sec_range) : 0;
+        ref[i] = (struct ks_ref){ a[i], i };
+    }
+    qsort(ref, n, sizeof(*ref), ks_ref_cmp);
+    keysort(a, tmp, n, ks_tie, NULL);
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++)
+        same += a[i].k == ref[i].s.k && a[i].v == ref[i].s.v;
+    CU_ASSERT_EQUAL(same, n);
+    free(a);
+    free(tmp);
+    free(ref);
+}
+
+/* keysort against a stable qsort by (key, tie, position): short and long
+ * arrays, keys that differ in low or in high bits (the radix passes cover
+ * only the bits that differ), the whole 64-bit range, many ties, and every
+ * key equal (the runs are merge sorted: must not be quadratic). */
+static void
+test_keysort(void)
+{
+    check_keysort(0, 5, 10, 3, 1);
+    check_keysort(1, 5, 10, 3, 2);
+    check_keysort(31, 5, 1000, 3, 3);
+    check_keysort(33, 5, 1000, 3, 4);
+    check_keysort(5000, 1700000000ull * S, 1000000, 1000, 5);
+    check_keysort(100000, 1700000000ull * S, 600 * S, 50, 6);
+    check_keysort(100000, 0, 0, 0, 7);                  /* UINT64 range below */
+    check_keysort(100000, UINT64_MAX - 100, 101, 7, 8);
+    check_keysort(50000, 1ull << 63, 64, 0, 9);         /* ties all the way: stability */
+    check_keysort(300000, 42, 1, 1000000, 10);          /* one key: one run of 300,000 */
+    /* keys over the whole range: range 0 means none, so draw them here */
+    size_t n = 70000;
+    struct sort_key *a = malloc(n * sizeof(*a)), *tmp = malloc(n * sizeof(*a));
+    uint64_t x = 11;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        a[i] = (struct sort_key){ (i % 3) ? x : (i % 2 ? UINT64_MAX : 0), i };
+        ks_sec[i] = 0;
+    }
+    keysort(a, tmp, n, ks_tie, NULL);
+    size_t ordered = 0;
+    for (size_t i = 1; i < n; i++)
+        ordered += a[i - 1].k < a[i].k || (a[i - 1].k == a[i].k && a[i - 1].v < a[i].v);
+    CU_ASSERT_EQUAL(ordered, n - 1);
+    free(a);
+    free(tmp);
+}
+
 int
 test_flow_register(void)
 {
@@ -496,6 +731,9 @@ test_flow_register(void)
     if (!s)
         return -1;
     CU_add_test(s, "both directions merge", test_merge_directions);
+    CU_add_test(s, "sorted flush: flow_flush's records in flow_rec_cmp order, table empty",
+                test_flush_sorted);
+    CU_add_test(s, "keysort: stable, by key then tie, any key range", test_keysort);
     CU_add_test(s, "idle timeouts per protocol and state", test_idle_timeouts);
     CU_add_test(s, "active timeout keeps every packet", test_active_timeout);
     CU_add_test(s, "eviction when full", test_eviction);
