@@ -810,8 +810,12 @@ int
 flow_flush_sorted(struct flow_table *ft, flow_emit_cb emit, void *arg)
 {
     size_t n = ft->st.in_use;
-    struct sort_key *keys = n ? big_alloc(2 * n * sizeof(*keys)) : NULL;
-    if (n && !keys)
+    if (!n) {
+        flush_all(ft, NULL, NULL);      /* the wheel is empty too */
+        return 0;
+    }
+    struct sort_key *keys = big_alloc(2 * n * sizeof(*keys));
+    if (!keys)
         return -1;
     /* Keys in wheel order, the order flow_flush() emits in: the sort is
      * stable, so even records that compare equal come out as they would

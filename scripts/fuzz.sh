@@ -7,7 +7,7 @@
 #
 # New inputs that raise coverage are kept in build-fuzz/corpus-<target>/, so a
 # later run starts where this one stopped. After each run the new inputs are
-# merged (-merge=1) into tests/fuzz/corpus/<name>/ (decode, dns, capfile, lists, config,
+# merged (-merge=1) into tests/fuzz/corpus/<name>/ (decode, dns, capfile, lists, config, flow,
 # dgamodel),
 # capped at FUZZ_SAVE_MAX files of at most FUZZ_SAVE_BYTES bytes each, so the
 # next run on a fresh clone starts from them; FUZZ_SAVE=0 turns that off. The
@@ -24,7 +24,7 @@
 # leaves the reproducer in build-fuzz/<target>-crash-*.
 #
 # Environment: FUZZ_CC (clang), FUZZ_JOBS (targets run at once, default 1),
-# FUZZ_TARGETS (which of them, default all six, e.g. "fuzz_dgamodel fuzz_config"),
+# FUZZ_TARGETS (which of them, default all seven, e.g. "fuzz_dgamodel fuzz_config"),
 # FUZZ_SHARED_PCAPS (default ../shared/data/pcaps beside the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,8 @@ build() {   # name sources...
     local name=$1; shift
     $CC $FLAGS -o "$out/$name" "$@"
 }
-build fuzz_decode tests/fuzz/fuzz_decode.c decoders/dec.c decoders/dispatch.c decoders/flow.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c sensor/bigmem.c
+build fuzz_decode tests/fuzz/fuzz_decode.c decoders/dec.c decoders/dispatch.c decoders/flow.c decoders/keysort.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c sensor/bigmem.c
+build fuzz_flow tests/fuzz/fuzz_flow.c decoders/flow.c decoders/keysort.c sensor/bigmem.c
 build fuzz_dns tests/fuzz/fuzz_dns.c decoders/dns.c decoders/dns_tcp.c decoders/dns_txn.c
 build fuzz_capfile tests/fuzz/fuzz_capfile.c capture/cap_file.c sensor/bigmem.c
 build fuzz_lists tests/fuzz/fuzz_lists.c detect/lists.c -Idetect -Iconfig
@@ -125,6 +126,7 @@ run_target() {   # target: run, report, save
             [ -d tests/fuzz/corpus/decode ] && extra+=(tests/fuzz/corpus/decode)
             opts=(-dict=tests/fuzz/decode.dict) ;;
         fuzz_dns) extra=(tests/fuzz/corpus/dns) ;;
+        fuzz_flow) extra=(tests/fuzz/corpus/flow); maxlen=16384 ;;
         fuzz_capfile) extra=(tests/fuzz/corpus/capfile) ;;
         fuzz_lists) extra=(tests/fuzz/corpus/lists) ;;
         fuzz_config) extra=(tests/fuzz/corpus/config); maxlen=8192 ;;
@@ -144,7 +146,7 @@ run_target() {   # target: run, report, save
     return $rc
 }
 
-TARGETS=${FUZZ_TARGETS:-"fuzz_decode fuzz_dns fuzz_capfile fuzz_lists fuzz_config fuzz_dgamodel"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_decode fuzz_dns fuzz_capfile fuzz_lists fuzz_config fuzz_dgamodel fuzz_flow"}
 
 # Regression reproducers: each must run clean.
 status=0

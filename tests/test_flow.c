@@ -636,6 +636,12 @@ test_flush_sorted(void)
     check_flush_sorted(60, 4096);           /* 80 entries: below nbuckets / 8 */
     check_flush_sorted(3000, 4096);
     check_flush_sorted(0, 1024);
+    /* An empty table (a capture without flows): nothing, and no keys. */
+    struct flow_table *ft = mk(1024);
+    struct recvec v = { 0 };
+    CU_ASSERT_EQUAL(flow_flush_sorted(ft, collect_vec, &v), 0);
+    CU_ASSERT_EQUAL(v.n, 0);
+    flow_free(ft);
 }
 
 static uint32_t ks_sec[300000];
