@@ -1,7 +1,8 @@
 # mirrorguard - one binary, one Makefile.
 #   make            build build/mirrorguard (DPDK built in when pkg-config finds libdpdk)
 #   make DPDK=0     build without DPDK
-#   make test       install what is missing, build, run every test (unit, ASan+UBSan, integration)
+#   make test       install what is missing, build, run every test (unit, ASan+UBSan, fuzz
+#                   reproducers and saved corpora, integration)
 #   make demo       install what is missing, build, replay the shipped demo captures
 #   make fuzz       build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make bench      scripts/bench.sh: speed figures (never part of make test)
@@ -48,7 +49,7 @@ LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
 TESTSRC  := $(wildcard tests/test_*.c)
 TESTOBJ  := $(TESTSRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test unit unit-asan integration demo fuzz bench clean
+.PHONY: all deps test unit unit-asan integration demo fuzz fuzz-regress bench clean
 
 all: $(BUILD)/mirrorguard
 
@@ -74,12 +75,14 @@ deps:
 	@scripts/install-deps.sh
 
 # The test command of the README: everything a fresh Debian 12 machine needs
-# is installed first, then unit tests (plain and under ASan+UBSan), then the
+# is installed first, then unit tests (plain and under ASan+UBSan), the fuzz
+# targets over their reproducers and saved corpora (no fuzzing), then the
 # integration tests that replay real captures and talk to a real redis-server.
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) fuzz-regress
 	$(MAKE) integration
 
 unit: $(BUILD)/unit-tests $(BUILD)/mirrorguard
@@ -102,6 +105,9 @@ demo: deps
 FUZZ_SECONDS ?= 60
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-regress:
+	FUZZ_SAVE=0 scripts/fuzz.sh 0
 
 bench: all
 	scripts/bench.sh

@@ -18,7 +18,8 @@
 # a frame of a shared capture is dropped.
 #
 # The reproducers in tests/fuzz/regress/<target>/ are run first: a fixed bug
-# that comes back fails at once.
+# that comes back fails at once. SECONDS 0 runs them and every saved input
+# once, without fuzzing (make test does, as fuzz-regress).
 #
 # A crash stops that target with exit 1 (the other targets still run) and
 # leaves the reproducer in build-fuzz/<target>-crash-*.
@@ -53,7 +54,7 @@ build fuzz_dgamodel tests/fuzz/fuzz_dgamodel.c detect/dga.c detect/domain.c sens
 # Decoder seeds: every frame of the project's own captures, prefixed with the
 # link-type selector byte of fuzz_decode.c.
 seeds=$out/seeds-decode
-if [ ! -d "$seeds" ]; then
+if [ ! -d "$seeds" ] && [ "$secs" != 0 ]; then
     mkdir -p "$seeds"
     python3 tests/fuzz/frames.py --max 2000 --max-per-file 400 "$seeds" pcaps/*/*.pcap* || true
 fi
@@ -62,7 +63,7 @@ fi
 # input can be one of them.
 sseeds=$out/seeds-decode-shared
 shash=$out/shared-frames.sha1
-if [ -d "$shared" ] && [ ! -d "$sseeds" ]; then
+if [ -d "$shared" ] && [ ! -d "$sseeds" ] && [ "$secs" != 0 ]; then
     mapfile -t caps < <(find "$shared" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) | sort)
     if [ ${#caps[@]} -gt 0 ]; then
         python3 tests/fuzz/frames.py --max 4000 --max-per-file 150 --hashes "$shash" \
@@ -153,12 +154,29 @@ status=0
 for t in $TARGETS; do
     d=tests/fuzz/regress/$t
     if [ -d "$d" ] && [ -n "$(ls -A "$d")" ]; then
-        if ! "$out/$t" "$d"/* >"$out/$t.regress.log" 2>&1; then
+        if ! "$out/$t" -artifact_prefix="$out/$t-regress-" "$d"/* >"$out/$t.regress.log" 2>&1; then
             echo "$t: a regression reproducer in $d fails, see $out/$t.regress.log"
             tail -30 "$out/$t.regress.log"; status=1
         fi
     fi
 done
+
+# SECONDS 0 (make test's fuzz-regress): no fuzzing; every saved input of each
+# target's corpus in tests/fuzz/corpus/ is run once (-runs=0), so a change that
+# makes any of them crash, leak or trip a check fails the tests.
+if [ "$secs" = 0 ]; then
+    for t in $TARGETS; do
+        d=tests/fuzz/corpus/$(corpus_name "$t")
+        [ -d "$d" ] || continue
+        if "$out/$t" -runs=0 -max_len=65536 -artifact_prefix="$out/$t-corpus-" "$d" >"$out/$t.corpus.log" 2>&1; then
+            echo "  $t: $(ls "$d" | wc -l) saved inputs ran clean"
+        else
+            echo "$t: a saved input in $d fails, see $out/$t.corpus.log"
+            tail -30 "$out/$t.corpus.log"; status=1
+        fi
+    done
+    exit $status
+fi
 
 jobs=${FUZZ_JOBS:-1}
 pids=()
