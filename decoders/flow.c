@@ -573,6 +573,14 @@ flow_prefetch_entry(const struct flow_table *ft, uint64_t h)
         __builtin_prefetch(&ft->ents[i]);
 }
 
+void
+flow_prefetch_next(const struct flow_table *ft, uint64_t h)
+{
+    uint32_t i = ~ft->buckets[(uint32_t)h & ft->mask];
+    if (i != NIL && ft->ents[i].hnext != NIL)
+        __builtin_prefetch(&ft->ents[ft->ents[i].hnext]);
+}
+
 int
 flow_packet(struct flow_table *ft, const struct dec_pkt *p, uint64_t ts_ns,
             struct flow_hit *hit, flow_emit_cb emit, void *arg)

@@ -98,6 +98,9 @@ int flow_packet_h(struct flow_table *ft, const struct dec_pkt *pkt, uint64_t has
  * burst of packets then waits for memory once, not once per packet. */
 void flow_prefetch(const struct flow_table *ft, uint64_t hash);
 void flow_prefetch_entry(const struct flow_table *ft, uint64_t hash);
+/* And (a step after that) the chain's second entry: a full table's chains
+ * hold two entries on average, and a new flow walks all of them. */
+void flow_prefetch_next(const struct flow_table *ft, uint64_t hash);
 uint64_t flow_seed(const struct flow_table *ft);
 
 /* Advance the clock to now_ns (packet time) and emit what timed out. Cheap

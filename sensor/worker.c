@@ -566,8 +566,9 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         }
     }
     /* The entry prefetch runs a few packets ahead of its use: far enough for
-     * the load to land, near enough that the bucket it reads is cached. */
-    enum { AHEAD = 6 };
+     * the load to land, near enough that the bucket it reads is cached; the
+     * chain's second entry half as far ahead, once the first has landed. */
+    enum { AHEAD = 6, NEXT_AHEAD = 3 };
     for (unsigned i = 0; i < n && i < AHEAD; i++)
         if (ok[i] && own[i])
             flow_prefetch_entry(w->flows, h[i]);
@@ -575,6 +576,8 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         struct flow_hit hit;
         if (i + AHEAD < n && ok[i + AHEAD] && own[i + AHEAD])
             flow_prefetch_entry(w->flows, h[i + AHEAD]);
+        if (i + NEXT_AHEAD < n && ok[i + NEXT_AHEAD] && own[i + NEXT_AHEAD])
+            flow_prefetch_next(w->flows, h[i + NEXT_AHEAD]);
         /* The clock moves with every packet, owned or not, and the timers
          * run before the first packet of each new second: every worker, and
          * any reader's burst sizes, give the same ticks at the same packets. */
