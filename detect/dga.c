@@ -97,6 +97,17 @@ struct dga_sref {
 static int
 b64_decode(const char *s, int8_t *out, size_t want)
 {
+    /* digit + 1 of each character, 0 for none (a table: the model's rows
+     * are 2.7 MB of base64 decoded at every start) */
+    static uint8_t dig[256];
+    static int ready;
+    if (!ready) {       /* idempotent: racing threads write the same values */
+        static const char a[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (int k = 0; k < 64; k++)
+            dig[(unsigned char)a[k]] = (uint8_t)(k + 1);
+        ready = 1;
+    }
     size_t n = strlen(s), o = 0;
     if (n % 4 || n / 4 * 3 < want || n / 4 * 3 >= want + 3)
         return -1;
@@ -104,24 +115,16 @@ b64_decode(const char *s, int8_t *out, size_t want)
         uint32_t v = 0;
         int pad = 0;
         for (int k = 0; k < 4; k++) {
-            char c = s[i + k];
-            int d;
-            if (c >= 'A' && c <= 'Z')
-                d = c - 'A';
-            else if (c >= 'a' && c <= 'z')
-                d = c - 'a' + 26;
-            else if (c >= '0' && c <= '9')
-                d = c - '0' + 52;
-            else if (c == '+')
-                d = 62;
-            else if (c == '/')
-                d = 63;
-            else if (c == '=' && i + 4 == n && k >= 2)
-                d = 0, pad++;
-            else
+            unsigned char c = (unsigned char)s[i + k];
+            int d = dig[c] - 1;
+            if (d < 0) {
+                if (c == '=' && i + 4 == n && k >= 2)
+                    d = 0, pad++;
+                else
+                    return -1;
+            } else if (pad) {
                 return -1;
-            if (pad && c != '=')
-                return -1;
+            }
             v = v << 6 | (uint32_t)d;
         }
         for (int k = 0; k < 3 - pad; k++) {

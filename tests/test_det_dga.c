@@ -193,6 +193,9 @@ static void test_model_errors(void)
         /* 15 bytes */
         { "mgdga 2\nnn 8 16 4\ne 3 AAAAAAAAAAAAAAAAAAAA\n", ":3: embedding row 3: expected 16 bytes", NULL },
         { "mgdga 2\nnn 8 16 4\ne 3 AAAAAAAAAAAAAAAAAA*AAA==\n", ":3: embedding row 3: expected 16 bytes", NULL },
+        { "mgdga 2\nnn 8 16 4\ne 3 AAAAAAAAAAAAAAAAAAAAA=A\n", ":3: embedding row 3: expected 16 bytes", NULL },
+        { "mgdga 2\nnn 8 16 4\ne 3 AAAA=AAAAAAAAAAAAAAAAA==\n", ":3: embedding row 3: expected 16 bytes", NULL },
+        { "mgdga 2\nnn 8 16 4\ne 3 AAAAAAAAAAAAAAAAAAAAA\xc3\xa9=\n", ":3: embedding row 3: expected 16 bytes", NULL },
         { "mgdga 2\nnn 8 16 4\ne 3 AAAAAAAAAAAAAAAAAAAAAA==\ne 3 AAAAAAAAAAAAAAAAAAAAAA==\n", ":4: embedding row 3 given twice", NULL },
         { "mgdga 2\nsmoothing 0.5\ncrc32 00000000\nrare 3\nend\n", ":3: checksum mismatch", NULL },
         { "mgdga 2\nref Go.ogle 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n", ":2: malformed 'ref'", NULL },
@@ -671,6 +674,33 @@ static void test_bounded(void)
     stop();
 }
 
+/* CRC-32 (IEEE): the standard check value, and the same CRC whichever way a
+ * buffer is cut into calls (the eight-byte steps and the byte tail). */
+static void
+test_crc32(void)
+{
+    CU_ASSERT_EQUAL(mg_crc32(0, "123456789", 9), 0xCBF43926u);
+    CU_ASSERT_EQUAL(mg_crc32(0, "", 0), 0);
+    unsigned char b[1000];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof(b); i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (unsigned char)(x >> 16);
+    }
+    uint32_t whole = mg_crc32(0, b, sizeof(b)), bytewise = 0;
+    for (size_t i = 0; i < sizeof(b); i++)
+        bytewise = mg_crc32(bytewise, b + i, 1);
+    CU_ASSERT_EQUAL(whole, bytewise);
+    unsigned same = 0;
+    for (size_t cut = 0; cut <= 40; cut++) {
+        uint32_t c = mg_crc32(0, b, cut);
+        c = mg_crc32(c, b + cut, 17);
+        c = mg_crc32(c, b + cut + 17, sizeof(b) - cut - 17);
+        same += c == whole;
+    }
+    CU_ASSERT_EQUAL(same, 41);
+}
+
 int test_det_dga_register(void)
 {
     CU_pSuite s = CU_add_suite("det_dga", suite_init, suite_fini);
@@ -683,6 +713,7 @@ int test_det_dga_register(void)
         !CU_add_test(s, "model load errors name file:line", test_model_errors) ||
         !CU_add_test(s, "C features equal the trainer's (ref lines)", test_ref_features) ||
         !CU_add_test(s, "checksum and trainer's scores (sref lines)", test_crc_sref) ||
+        !CU_add_test(s, "CRC-32 check value, any cut into calls", test_crc32) ||
         !CU_add_test(s, "the suffix token", test_suffix_token) ||
         !CU_add_test(s, "NXDOMAIN burst per client", test_burst) ||
         !CU_add_test(s, "second burst rule at the 1% threshold", test_burst_low) ||

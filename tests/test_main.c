@@ -68,7 +68,12 @@ int main(int argc, char **argv)
     unsigned failed = CU_get_number_of_failures();
     unsigned ran = CU_get_number_of_tests_run();
     unsigned tests_failed = CU_get_number_of_tests_failed();
+    /* A suite whose set-up fails runs none of its tests, and CUnit counts
+     * that apart from failed assertions: it must fail the run too. */
+    unsigned suites_failed = CU_get_number_of_suites_failed();
+    if (suites_failed)
+        printf("%u suite(s) could not be set up: their tests did not run\n", suites_failed);
     CU_cleanup_registry();
     printf("%u passed, %u failed\n", ran - tests_failed, tests_failed);
-    return failed ? 1 : 0;
+    return failed || suites_failed ? 1 : 0;
 }
