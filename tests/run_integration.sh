@@ -210,6 +210,10 @@ if [ -n "${MG_TSAN:-}" ] && [ -x "$MG_TSAN" ]; then
 fi
 if [ -x tests/live_flood.sh ]; then
     check "a live SYN flood from spoofed sources: no packet or record dropped, the attacks in it found" tests/live_flood.sh "$MG" "$OUT"
+    if "$MG" --version | grep -qw dpdk; then
+        check "the same flood through DPDK (af_packet vdev, 2 queues, 2 workers handing packets over)" \
+            env LIVE_FLOOD_SOURCE=dpdk tests/live_flood.sh "$MG" "$OUT"
+    fi
 fi
 if [ -x tests/live_reload.sh ]; then
     check "SIGHUP reloads lists and rules under live traffic, refuses bad files" tests/live_reload.sh "$MG" "$OUT"
