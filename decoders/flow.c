@@ -576,6 +576,8 @@ flow_prefetch_entry(const struct flow_table *ft, uint64_t h)
 void
 flow_prefetch_next(const struct flow_table *ft, uint64_t h)
 {
+    if (ft->st.in_use < ft->nbuckets / 2)
+        return;                         /* chains of one: no second entry to fetch */
     uint32_t i = ~ft->buckets[(uint32_t)h & ft->mask];
     if (i != NIL && ft->ents[i].hnext != NIL)
         __builtin_prefetch(&ft->ents[ft->ents[i].hnext]);

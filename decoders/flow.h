@@ -99,7 +99,9 @@ int flow_packet_h(struct flow_table *ft, const struct dec_pkt *pkt, uint64_t has
 void flow_prefetch(const struct flow_table *ft, uint64_t hash);
 void flow_prefetch_entry(const struct flow_table *ft, uint64_t hash);
 /* And (a step after that) the chain's second entry: a full table's chains
- * hold two entries on average, and a new flow walks all of them. */
+ * hold two entries on average, and a new flow walks all of them. Only when
+ * the table holds more flows than half its buckets: below, chains are of
+ * one, and reading the first entry's link cost normal traffic ~3%. */
 void flow_prefetch_next(const struct flow_table *ft, uint64_t hash);
 uint64_t flow_seed(const struct flow_table *ft);
 
