@@ -820,6 +820,8 @@ cmd_run(int argc, char **argv)
         }
         ws[k].n_srcs = 1;
         ws[k].live = 1;
+        if (dpdk)
+            ws[k].idle_sleep_us = (uint32_t)c.capture.dpdk.idle_sleep_us;
         g_live[k] = ws[k].srcs[0];
     }
     if (dpdk && nw > 1 && workers_link(ws, nw) != 0) {

@@ -54,6 +54,7 @@ sum(const struct pipeline *p, struct totals *t)
         t->w.fwd_received += s->fwd_received;
         t->w.fwd_drops += s->fwd_drops;
         t->w.fwd_zero_copy += s->fwd_zero_copy;
+        t->w.idle_sleeps += s->idle_sleeps;
         t->w.icmp_unmatched += s->icmp_unmatched;
         t->w.cpu_seconds += s->cpu_seconds;
         t->w.ring_waits += s->ring_waits;
@@ -195,6 +196,7 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
     fprintf(f, ",\"handover\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"drops\":%" PRIu64
             ",\"zero_copy\":%" PRIu64 "}", t.w.fwd_sent, t.w.fwd_received, t.w.fwd_drops,
             t.w.fwd_zero_copy);
+    fprintf(f, ",\"idle_sleeps\":%" PRIu64, t.w.idle_sleeps);
     fprintf(f, ",\"new_flows_per_second\":%.1f,\"per_worker\":[",
             wall_s > 0 ? (double)t.f.created / wall_s : 0.0);
     for (unsigned i = 0; i < p->n_workers; i++) {

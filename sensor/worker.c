@@ -8,6 +8,7 @@
 #include "bigmem.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -798,11 +799,12 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
     return k;
 }
 
-/* Process what the other workers handed over, a burst at a time. */
-static void
+/* Process what the other workers handed over, a burst at a time; how many. */
+static unsigned
 fwd_drain(struct worker *w)
 {
     struct cap_pkt b[CAP_BURST];
+    unsigned got = 0;
     for (unsigned from = 0; from < w->n_fwd; from++) {
         if (from == w->id)
             continue;
@@ -831,6 +833,7 @@ fwd_drain(struct worker *w)
             }
             if (!n)
                 break;
+            got += n;
             w->st.fwd_received += n;
             worker_burst(w, b, n);
             if (nt) {                           /* processed: the mbufs go back */
@@ -842,6 +845,29 @@ fwd_drain(struct worker *w)
                 break;
         }
     }
+    return got;
+}
+
+/* Live DPDK polls: after IDLE_POLLS empty polls in a row (queue and
+ * hand-over rings), sleep capture.dpdk.idle_sleep_us before each next one,
+ * instead of keeping a core at 100% on an idle link. The timer slack goes
+ * to 1 us first: the default 50 us would stretch every sleep. */
+enum { IDLE_POLLS = 256 };
+
+static void
+worker_idle(struct worker *w, unsigned got)
+{
+    if (got) {
+        w->idle_polls = 0;
+        return;
+    }
+    if (++w->idle_polls < IDLE_POLLS)
+        return;
+    if (w->idle_polls == IDLE_POLLS)
+        (void)prctl(PR_SET_TIMERSLACK, 1000UL);
+    w->st.idle_sleeps++;
+    struct timespec ts = { 0, (long)w->idle_sleep_us * 1000 };
+    nanosleep(&ts, NULL);
 }
 
 void *
@@ -871,10 +897,11 @@ worker_main(void *arg)
                 if (t > w->now_ns)
                     w->now_ns = t;
             }
+            unsigned got = (unsigned)n;
             if (w->n_fwd > 1) {
                 worker_burst(w, mine, fwd_split(w, src, burst, (unsigned)n, mine));
                 src->ops->release(src, burst, (unsigned)n);
-                fwd_drain(w);
+                got += fwd_drain(w);
             } else {
                 worker_burst(w, burst, (unsigned)n);
                 src->ops->release(src, burst, (unsigned)n);
@@ -883,6 +910,8 @@ worker_main(void *arg)
             if (w->live)
                 worker_expire(w);
             ring_flush(w->out);
+            if (w->idle_sleep_us)
+                worker_idle(w, got);
         }
         if (w->n_fwd > 1)
             fwd_drain(w);               /* what the others sent before they stopped */

@@ -360,6 +360,15 @@ if "$MG" --version | grep -qw dpdk; then
     check_stats dpdk "$NPKT"
     same_flows dpdk "live through DPDK"
     grep -q "capturing on DPDK port 0" "$W/dpdk.err" || fail "dpdk: not captured through DPDK"
+    # capture.dpdk.idle_sleep_us (default 50): between start and traffic,
+    # and after it, the worker sleeps instead of polling at 100%; with 0
+    # (the copy run below) it never does
+    "$PY" - "$W/dpdk.stats.json" <<'EOF' || fail "dpdk: an idle worker did not sleep (idle_sleeps)"
+import json, sys
+s = json.load(open(sys.argv[1]))
+print("     DPDK idle: %d sleeps, worker CPU %.2f s in %.1f s" % (s["idle_sleeps"], s["worker_cpu_seconds"], s["wall_seconds"]))
+sys.exit(0 if s["idle_sleeps"] > 0 else 1)
+EOF
     # two queues (the af_packet PMD spreads them by the outer headers) and
     # two workers: each hands the other's flows over, the records stay the
     # same; first as mbufs (the default), then with
@@ -367,7 +376,8 @@ if "$MG" --version | grep -qw dpdk; then
     # (the path a worker takes when the other lags)
     for mode in mbuf copy; do
         extra=()
-        [ "$mode" = copy ] && extra=(--set capture.dpdk.handover_pool_percent=0)
+        [ "$mode" = copy ] && extra=(--set capture.dpdk.handover_pool_percent=0
+                                     --set capture.dpdk.idle_sleep_us=0)
         start_mg "dpdk2$mode" --workers 2 --set capture.source=dpdk "${extra[@]}" \
             --set "capture.dpdk.eal_args=[--no-huge, --no-pci, --no-shconf, --no-telemetry, --log-level=error, -l, '0', '--vdev=net_af_packet0,iface=$IF_CAP,qpairs=2']"
         send
@@ -385,8 +395,10 @@ print("     DPDK 2 queues, 2 workers, %s: packets %s, handed over %d (received %
 # of the pool, split between the two workers) is far above what one send
 # keeps in flight: every packet goes over uncopied; with the limit 0, none
 want = h["sent"] if mode == "mbuf" else 0
+# idle_sleep_us=0 (the copy run): polled without pause, never slept
+sleeps_ok = s["idle_sleeps"] == 0 if mode == "copy" else s["idle_sleeps"] > 0
 sys.exit(0 if len(pw) == 2 and min(pw) > 0 and h["sent"] > 0 and h["sent"] == h["received"]
-         and h["drops"] == 0 and h["zero_copy"] == want else 1)
+         and h["drops"] == 0 and h["zero_copy"] == want and sleeps_ok else 1)
 EOF
     done
     DPDK_DONE=", DPDK af_packet with 1 and 2 workers, hand-over as mbufs and as copies"

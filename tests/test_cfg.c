@@ -106,6 +106,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.capture.dpdk.queues, 1);
     CU_ASSERT_EQUAL(c.capture.dpdk.mbufs, 8191);
     CU_ASSERT_EQUAL(c.capture.dpdk.handover_pool_percent, 25);
+    CU_ASSERT_EQUAL(c.capture.dpdk.idle_sleep_us, 50);
 
     CU_ASSERT_EQUAL(c.decoder.n_vxlan_ports, 1);
     CU_ASSERT_EQUAL(c.decoder.vxlan_ports[0], 4789);
