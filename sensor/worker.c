@@ -850,8 +850,8 @@ fwd_drain(struct worker *w)
 
 /* Live DPDK polls: after IDLE_POLLS empty polls in a row (queue and
  * hand-over rings), sleep capture.dpdk.idle_sleep_us before each next one,
- * instead of keeping a core at 100% on an idle link. The timer slack goes
- * to 1 us first: the default 50 us would stretch every sleep. */
+ * instead of keeping a core at 100% on an idle link (the thread's timer
+ * slack is set to 1 us when it starts: see worker_main). */
 enum { IDLE_POLLS = 256 };
 
 static void
@@ -861,10 +861,10 @@ worker_idle(struct worker *w, unsigned got)
         w->idle_polls = 0;
         return;
     }
-    if (++w->idle_polls < IDLE_POLLS)
+    if (w->idle_polls < IDLE_POLLS) {
+        w->idle_polls++;
         return;
-    if (w->idle_polls == IDLE_POLLS)
-        (void)prctl(PR_SET_TIMERSLACK, 1000UL);
+    }
     w->st.idle_sleeps++;
     struct timespec ts = { 0, (long)w->idle_sleep_us * 1000 };
     nanosleep(&ts, NULL);
@@ -875,6 +875,9 @@ worker_main(void *arg)
 {
     struct worker *w = arg;
     struct cap_pkt burst[CAP_BURST], mine[CAP_BURST];
+    /* the default slack (50 us) would stretch every idle sleep */
+    if (w->idle_sleep_us)
+        (void)prctl(PR_SET_TIMERSLACK, 1000UL);
 
     for (unsigned si = 0; si < w->n_srcs; si++) {
         struct cap_source *src = w->srcs[si];
