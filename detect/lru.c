@@ -125,6 +125,16 @@ evict(struct lru *t)
         *pp = h->hnext;
     unlink_lru(t, i);
     t->evicted++;
+    /* A full table under a flood of new keys evicts at every miss: the next
+     * victim is the new tail, whose line unlink_lru() just wrote; fetch its
+     * bucket and the entry before it now, so that the next eviction does
+     * not wait for them. */
+    if (t->tail != NIL) {
+        const struct lru_hdr *n = ent(t, t->tail);
+        __builtin_prefetch(&t->bkt[lru_hash(key_of(t, n), t->key_len) & t->mask]);
+        if (n->prev != NIL)
+            __builtin_prefetch(ent(t, n->prev));
+    }
     return i;
 }
 
