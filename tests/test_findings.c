@@ -14,6 +14,7 @@
 
 #include "cfg.h"
 #include "findings.h"
+#include "obuf.h"
 
 #define SEC 1000000000ull
 #define T0 (1714564805123ull * 1000000ull)     /* 2024-05-01T12:00:05.123Z */
@@ -1135,12 +1136,48 @@ static int suite_clean(void)
     return rmdir(tmpdir);
 }
 
+/* The output's number formatting (obuf.h, two digits a division) against
+ * printf: every power of ten and its neighbours, the largest value, and a
+ * spread of random ones. */
+static void
+test_ob_u64(void)
+{
+    struct obuf *o = calloc(1, sizeof(*o));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    char want[32];
+    unsigned bad = 0, n = 0;
+    uint64_t x = 88172645463325252ull;
+    for (int k = 0; k < 2000; k++) {
+        uint64_t v;
+        if (k < 60) {
+            uint64_t p = 1;
+            for (int i = 0; i < k / 3; i++)
+                p *= 10;
+            v = p + (uint64_t)(k % 3) - 1;          /* 10^i - 1, 10^i, 10^i + 1 */
+        } else if (k == 60) {
+            v = UINT64_MAX;
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v = x >> (k % 64);
+        }
+        o->len = 0;
+        ob_u64(o, v);
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+        bad += o->len != strlen(want) || memcmp(o->b, want, o->len) != 0;
+        n++;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(n, 2000);
+    free(o);
+}
+
 int test_findings_register(void)
 {
     CU_pSuite s = CU_add_suite("findings", suite_init, suite_clean);
     if (!s)
         return -1;
-    if (!CU_add_test(s, "new finding published at once", test_new_finding) ||
+    if (!CU_add_test(s, "number formatting of the output (ob_u64)", test_ob_u64) ||
+        !CU_add_test(s, "new finding published at once", test_new_finding) ||
         !CU_add_test(s, "repeats aggregate, updates per frequency",
                      test_aggregate_and_frequency) ||
         !CU_add_test(s, "aggregation key", test_keys) ||
