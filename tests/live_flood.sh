@@ -42,12 +42,7 @@ MGPID=""
 N=400000
 ATTACKS=pcaps/syn-scan/input.pcap,pcaps/ssh-brute-in/input.pcap,pcaps/dns-tunnel/input.pcap,pcaps/stratum/input.pcap
 
-fail() { echo "live_flood: FAIL: $*"; exit 1; }
-skip() { echo "skip: $*"; exit 0; }
-
-trap veth_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+veth_traps veth_cleanup
 
 veth_require "live flood test"
 mkdir -p "$W" || fail "cannot create $W"

@@ -47,8 +47,6 @@ MGPID=""
 FILLPID=""                      # tcpreplay of the filler, in the background
 PASSED=0
 
-fail() { echo "live_reload: FAIL: $*"; exit 1; }
-skip() { echo "skip: $*"; exit 0; }
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
@@ -67,9 +65,7 @@ cleanup() {
         echo "live_reload: files kept in $W"
     fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+veth_traps cleanup
 
 # ---- can this machine do it at all? Then the namespace and its veth pair.
 veth_require "live reload test"

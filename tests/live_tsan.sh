@@ -29,17 +29,13 @@ W=$OUT/tsan-$$
 MGPID=""
 RPID=""
 
-fail() { echo "live_tsan: FAIL: $*"; exit 1; }
-skip() { echo "skip: $*"; exit 0; }
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     [ -n "$RPID" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
     veth_cleanup
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+veth_traps cleanup
 
 veth_require "live ThreadSanitizer test"
 mkdir -p "$W" || fail "cannot create $W"

@@ -41,12 +41,8 @@ IF_TX=mgt$$                     # tcpreplay end
 W=$OUT/live-$$                  # our files
 MGPID=""
 
-fail() { echo "live_veth: FAIL: $*"; exit 1; }
-skip() { echo "skip: $*"; exit 0; }
 
-trap veth_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+veth_traps veth_cleanup
 
 # ---- can this machine do it at all? Then the namespace and its veth pair.
 veth_require "live veth test"

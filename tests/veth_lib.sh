@@ -1,14 +1,18 @@
 # shellcheck shell=bash
 # tests/veth_lib.sh - sourced by the live tests (live_veth.sh, live_reload.sh,
-# live_tsan.sh): their arguments, the checks for what they need and the
-# network namespace with its veth pair. The caller defines fail and skip, and
-# sets NS, IF_TX, IF_CAP and W (veth_args sets MG and OUT).
+# live_tsan.sh, live_flood.sh): their arguments, fail and skip, the traps,
+# the checks for what they need and the network namespace with its veth
+# pair. The caller sets NS, IF_TX, IF_CAP and W (veth_args sets MG and OUT).
 
 # veth_args NAME MG OUT: MG and OUT as absolute paths (the test changes
 # directory, and 'ip netns exec' runs MG), OUT created; then into the
-# repository, where the tests' relative paths start.
+# repository, where the tests' relative paths start. Defines fail (the
+# test's name, FAIL and why; exit 1) and skip (exit 0).
 veth_args() {
     local name=$1
+    VETH_NAME=$name
+    fail() { echo "$VETH_NAME: FAIL: $*"; exit 1; }
+    skip() { echo "skip: $*"; exit 0; }
     MG=${2:?usage: $name.sh MG OUT}
     OUT=${3:?usage: $name.sh MG OUT}
     local d
@@ -20,6 +24,14 @@ veth_args() {
         echo "$name: FAIL: $OUT: not a usable directory"; exit 1
     fi
     cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+}
+
+# veth_traps CLEANUP: CLEANUP at exit, and INT/TERM exit (so that it runs).
+veth_traps() {
+    # shellcheck disable=SC2064  # the name is meant to expand now
+    trap "$1" EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 }
 
 # veth_require WHAT: root, iproute2, MG, python3 (PY: the interpreter itself,
