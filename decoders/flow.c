@@ -746,10 +746,8 @@ flow_reject(struct flow_table *ft, const struct dec_pkt *quoted, struct conn_eve
     return 1;
 }
 
-/* Take every entry out of the wheel and the table, emitting each first
- * unless emit is NULL (flow_flush_sorted has emitted them already). */
-static void
-flush_all(struct flow_table *ft, flow_emit_cb emit, void *arg)
+void
+flow_flush(struct flow_table *ft, flow_emit_cb emit, void *arg)
 {
     /* Every entry goes: with many, clear the buckets and the free list at
      * once rather than unlink each from its chain (a hash and a chain walk,
@@ -782,12 +780,6 @@ flush_all(struct flow_table *ft, flow_emit_cb emit, void *arg)
         ft->next_new = 0;
         ft->st.in_use = 0;
     }
-}
-
-void
-flow_flush(struct flow_table *ft, flow_emit_cb emit, void *arg)
-{
-    flush_all(ft, emit, arg);
 }
 
 #define CMP(x, y) do { if ((x) != (y)) return (x) < (y) ? -1 : 1; } while (0)
@@ -828,7 +820,7 @@ flow_flush_sorted(struct flow_table *ft, flow_emit_cb emit, void *arg)
 {
     size_t n = ft->st.in_use;
     if (!n) {
-        flush_all(ft, NULL, NULL);      /* the wheel is empty too */
+        flow_flush(ft, NULL, NULL);      /* the wheel is empty too */
         return 0;
     }
     struct sort_key *keys = big_alloc(2 * n * sizeof(*keys));
@@ -855,7 +847,7 @@ flow_flush_sorted(struct flow_table *ft, flow_emit_cb emit, void *arg)
     for (size_t j = 0; j < m; j++)
         emit_rec(ft, &ft->ents[keys[j].v], FLOW_END_FLUSH, emit, arg);
     big_free(keys, 2 * n * sizeof(*keys));
-    flush_all(ft, NULL, NULL);
+    flow_flush(ft, NULL, NULL);
     return 0;
 }
 

@@ -120,7 +120,8 @@ unsigned flow_advance_some(struct flow_table *ft, uint64_t now_ns, flow_emit_cb 
 int flow_due(const struct flow_table *ft, uint64_t now_ns);
 
 /* Emit every flow (reason FLOW_END_FLUSH) and empty the table, in a
- * deterministic order (by deadline slot, then insertion). */
+ * deterministic order (by deadline slot, then insertion); emit NULL: the
+ * flows go without records. */
 void flow_flush(struct flow_table *ft, flow_emit_cb emit, void *arg);
 
 /* The order of flow records by content: start, addresses, ports, protocol,
