@@ -166,6 +166,60 @@ print("  flood: %d flows (%d evicted from the full table), %d records dropped at
 PY
 fi
 
+# Live through DPDK at the sensor's own pace (BENCH_DPDK=0 skips; needs a
+# build with DPDK): EAL's net_pcap reads a capture of 200,000 packets of the
+# same profile into mbufs once (infinite_rx) and hands them out again for as
+# long as the workers poll, so no sender caps the rate, as tcpreplay does on
+# veth. 1 worker on one queue with the whole capture; then 2 workers on 2
+# queues, each queue one half of the flows (what a NIC's RSS gives), and as
+# the NIC's hash is not the sensor's, each worker hands about half of its
+# packets to the worker that owns their flow. The PMD's copy of each packet
+# into a fresh mbuf (a NIC would write it by DMA) is in the workers' CPU.
+# shellcheck source=../tests/veth_lib.sh
+. tests/veth_lib.sh                     # mg_wait_started
+run_dpdk_mem() {  # label, workers, files...
+    local label=$1 nw=$2 vdev=net_pcap0 f q=0 pid
+    shift 2
+    for f in "$@"; do vdev="$vdev,rx_pcap=$f"; q=$((q + 1)); done
+    : >"$dir/runs.txt"
+    printf 'capture:\n  source: dpdk\n' >"$dir/dpdk.yaml"
+    for i in $(seq "$RUNS"); do
+        "$MG" run -c "$dir/dpdk.yaml" --workers "$nw" --set capture.dpdk.queues=$q \
+            --set capture.dpdk.mbufs=262143 \
+            --set "capture.dpdk.eal_args=[--no-huge, --no-pci, --no-shconf, --no-telemetry, --log-level=error, -m, '2048', -l, '0', '--vdev=$vdev,infinite_rx=1']" \
+            --flows-out /dev/null --dns-out /dev/null --findings-out /dev/null \
+            --stats-json "$dir/stats-dpdk.json" </dev/null >/dev/null 2>"$dir/dpdk.err" &
+        pid=$!
+        mg_wait_started "$dir/dpdk.err" "$pid" 30 || true
+        sleep "${BENCH_DPDK_SECONDS:-3}"
+        kill -INT "$pid" 2>/dev/null || true
+        if ! wait "$pid"; then
+            echo "  (DPDK run failed: $(tail -1 "$dir/dpdk.err"))"
+            return 0
+        fi
+        stats_line "$dir/stats-dpdk.json"
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); h=d["handover"]; print(h["sent"], d["packets"], h["drops"])' \
+            "$dir/stats-dpdk.json" >>"$dir/handover.txt"
+    done
+    report "$label"
+}
+if [ "${BENCH_DPDK:-1}" != 0 ] && "$MG" --version | grep -qw dpdk; then
+    mem=$dir/bench-v3-200000.pcap
+    if [ ! -f "$mem" ]; then
+        python3 scripts/gen-traffic.py --seed 7 --profile bench --packets 200000 --attacks "$ATTACKS" \
+            --out "$mem" >/dev/null
+        python3 scripts/split-flows.py 2 "$mem" "$dir/bench-v3-200000.flows2" >/dev/null
+    fi
+    echo "live through DPDK, net_pcap replaying 200,000 packets from memory (infinite_rx), ${BENCH_DPDK_SECONDS:-3} s a run:"
+    : >"$dir/handover.txt"
+    run_dpdk_mem "DPDK live, 1 worker, 1 queue" 1 "$mem"
+    : >"$dir/handover.txt"
+    run_dpdk_mem "DPDK live, 2 workers, 2 queues" 2 "$dir/bench-v3-200000.flows2.0.pcap" \
+        "$dir/bench-v3-200000.flows2.1.pcap"
+    awk '{s += $1; p += $2; d += $3} END {if (p) printf "  2 workers: %.1f%% of the packets handed over to the other worker, %d dropped there (all runs)\n", 100 * s / p, d}' \
+        "$dir/handover.txt"
+fi
+
 [ "${BENCH_TOOLS:-1}" = 0 ] && exit 0
 echo
 echo "other tools on the same capture (scripts/bench-tools.sh):"

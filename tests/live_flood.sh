@@ -83,12 +83,7 @@ ip netns exec "$NS" "$MG" run -c "$CFG" "${SETS[@]}" "${RUNSETS[@]}" --set outpu
     --flows-out /dev/null --dns-out /dev/null --findings-out "$W/live.findings" \
     --stats-json "$W/live.stats.json" </dev/null >"$W/live.out" 2>"$W/live.err" &
 MGPID=$!
-for _ in $(seq 100); do
-    grep -q "capturing on" "$W/live.err" 2>/dev/null && break
-    kill -0 "$MGPID" 2>/dev/null || break
-    sleep 0.05
-done
-grep -q "capturing on" "$W/live.err" || fail "mirrorguard did not start: $(tail -3 "$W/live.err")"
+mg_wait_started "$W/live.err" "$MGPID" || fail "mirrorguard did not start: $(tail -3 "$W/live.err")"
 if [ "$SOURCE" = dpdk ]; then
     grep -q "capturing on DPDK port 0" "$W/live.err" || fail "not captured through DPDK"
 fi

@@ -292,15 +292,11 @@ start_mg() {
         --flows-out "$W/run.flows" --findings-out "$W/run.findings" \
         --stats-json "$W/run.stats.json" </dev/null >"$W/run.out" 2>"$ERR" &
     MGPID=$!
-    for _ in $(seq 100); do             # up to 5 s
-        if grep -q "capturing on" "$ERR" 2>/dev/null; then
-            [ "$(cat /proc/$MGPID/comm 2>/dev/null)" = mirrorguard ] ||
-                fail "pid $MGPID is not mirrorguard"
-            return 0
-        fi
-        kill -0 "$MGPID" 2>/dev/null || break
-        sleep 0.05
-    done
+    if mg_wait_started "$ERR" "$MGPID"; then
+        [ "$(cat /proc/$MGPID/comm 2>/dev/null)" = mirrorguard ] ||
+            fail "pid $MGPID is not mirrorguard"
+        return 0
+    fi
     wait "$MGPID" 2>/dev/null; local rc=$?
     MGPID=""
     sed 's/^/     /' "$ERR" | head -20

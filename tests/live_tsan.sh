@@ -75,12 +75,11 @@ TSAN_OPTIONS="halt_on_error=0 exitcode=66 log_path=$W/tsan" \
     --flows-out "$W/flows" --dns-out "$W/dns" --stats-json "$W/stats.json" \
     </dev/null >"$W/out" 2>"$W/err" &
 MGPID=$!
-for _ in $(seq 200); do                 # up to 20 s: the sanitizer starts slowly
-    grep -q "capturing on" "$W/err" 2>/dev/null && break
-    kill -0 "$MGPID" 2>/dev/null || { sed 's/^/     /' "$W/err" | head; fail "mirrorguard exited at start"; }
-    sleep 0.1
-done
-grep -q "capturing on" "$W/err" || fail "mirrorguard did not start capturing on $IF_CAP"
+# up to 20 s: the sanitizer starts slowly
+if ! mg_wait_started "$W/err" "$MGPID" 20; then
+    sed 's/^/     /' "$W/err" | head
+    fail "mirrorguard did not start capturing on $IF_CAP"
+fi
 
 inns tcpreplay -q -i "$IF_TX" --pps 500 "$PCAP" >"$W/tcpreplay.out" 2>&1 || {
     sed 's/^/     /' "$W/tcpreplay.out" | head; fail "tcpreplay failed"

@@ -105,15 +105,11 @@ start_mg() {
         --flows-out "$W/$tag.flows" --dns-out "$W/$tag.dns" --stats-json "$W/$tag.stats.json" \
         </dev/null >"$W/$tag.out" 2>"$W/$tag.err" &
     MGPID=$!
-    for _ in $(seq 100); do             # up to 5 s
-        if grep -q "capturing on" "$W/$tag.err" 2>/dev/null; then
-            [ "$(cat /proc/$MGPID/comm 2>/dev/null)" = mirrorguard ] ||
-                fail "$tag: pid $MGPID is not mirrorguard"
-            return 0
-        fi
-        kill -0 "$MGPID" 2>/dev/null || break
-        sleep 0.05
-    done
+    if mg_wait_started "$W/$tag.err" "$MGPID"; then
+        [ "$(cat /proc/$MGPID/comm 2>/dev/null)" = mirrorguard ] ||
+            fail "$tag: pid $MGPID is not mirrorguard"
+        return 0
+    fi
     wait "$MGPID" 2>/dev/null; local rc=$?
     MGPID=""
     sed 's/^/     /' "$W/$tag.err" | head -20

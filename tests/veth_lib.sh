@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # tests/veth_lib.sh - sourced by the live tests (live_veth.sh, live_reload.sh,
 # live_tsan.sh, live_flood.sh): their arguments, fail and skip, the traps,
-# the checks for what they need and the network namespace with its veth
-# pair. The caller sets NS, IF_TX, IF_CAP and W (veth_args sets MG and OUT).
+# the checks for what they need, the wait for the sensor's start and the
+# network namespace with its veth pair. The caller sets NS, IF_TX, IF_CAP and W (veth_args sets MG and OUT).
 
 # veth_args NAME MG OUT: MG and OUT as absolute paths (the test changes
 # directory, and 'ip netns exec' runs MG), OUT created; then into the
@@ -24,6 +24,19 @@ veth_args() {
         echo "$name: FAIL: $OUT: not a usable directory"; exit 1
     fi
     cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+}
+
+# mg_wait_started ERR PID [SECONDS]: 0 once the sensor whose messages go to
+# ERR says "capturing on"; 1 if it exits first or has not said it within
+# SECONDS (default 5). Also used by scripts/bench.sh.
+mg_wait_started() {
+    local i
+    for ((i = 0; i < ${3:-5} * 20; i++)); do
+        grep -q "capturing on" "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    grep -q "capturing on" "$1" 2>/dev/null
 }
 
 # veth_traps CLEANUP: CLEANUP at exit, and INT/TERM exit (so that it runs).
