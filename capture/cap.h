@@ -38,6 +38,8 @@ struct cap_pkt {
 };
 
 /* Counters every source keeps. */
+enum { CAP_TAKEN_LINES = 2 };   /* struct rte_mbuf: 128 bytes */
+
 struct cap_stats {
     uint64_t pkts;          /* packets delivered */
     uint64_t bytes;         /* captured bytes delivered */
@@ -61,7 +63,10 @@ struct cap_ops {
      * gives it back and its data stays valid until put_taken(handle), which
      * any thread may call. NULL when that packet cannot be taken (its bytes
      * are a copy that the next burst reuses). The DPDK source offers it: a
-     * packet handed to another worker travels as its mbuf. */
+     * packet handed to another worker travels as its mbuf. A handle points
+     * to the packet's buffer header, of CAP_TAKEN_LINES cache lines, which
+     * put_taken() reads and writes: the thread that will give it back may
+     * prefetch them first (from another core's cache they are dear). */
     void *(*take)(struct cap_source *s, unsigned i);
     void (*put_taken)(void *const *handles, unsigned n);
     void (*stats)(struct cap_source *s, struct cap_stats *st);
