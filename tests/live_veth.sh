@@ -377,8 +377,8 @@ EOF
         stop_mg "dpdk2$mode" TERM
         check_stats "dpdk2$mode" "$NPKT"
         same_flows "dpdk2$mode" "live through DPDK, 2 queues and 2 workers, handed over as $mode (a flow split between workers?)"
-        "$PY" - "$W/dpdk2$mode.stats.json" "$mode" <<'EOF' || fail "dpdk, 2 workers ($mode): hand-over"
-import json, sys
+        "$PY" - "$W/dpdk2$mode.stats.json" "$mode" "$W/dpdk2$mode.err" <<'EOF' || fail "dpdk, 2 workers ($mode): hand-over"
+import json, re, sys
 s, mode = json.load(open(sys.argv[1])), sys.argv[2]
 h, pw = s["handover"], [w["packets"] for w in s["per_worker"]]
 print("     DPDK 2 queues, 2 workers, %s: packets %s, handed over %d (received %d, dropped %d, "
@@ -389,8 +389,14 @@ print("     DPDK 2 queues, 2 workers, %s: packets %s, handed over %d (received %
 want = h["sent"] if mode == "mbuf" else 0
 # idle_sleep_us=0 (the copy run): polled without pause, never slept
 sleeps_ok = s["idle_sleeps"] == 0 if mode == "copy" else s["idle_sleeps"] > 0
+# the summary at exit says it too
+said = re.findall(r"hand-over: (\d+) packets to their flow's worker \((\d+) as mbufs\), (\d+) dropped",
+                  open(sys.argv[3]).read())
+said_ok = said and [int(x) for x in said[-1]] == [h["sent"], h["zero_copy"], h["drops"]]
+if not said_ok:
+    print("     the summary's hand-over line: %s" % (said[-1:] or "missing"))
 sys.exit(0 if len(pw) == 2 and min(pw) > 0 and h["sent"] > 0 and h["sent"] == h["received"]
-         and h["drops"] == 0 and h["zero_copy"] == want and sleeps_ok else 1)
+         and h["drops"] == 0 and h["zero_copy"] == want and sleeps_ok and said_ok else 1)
 EOF
     done
     DPDK_DONE=", DPDK af_packet with 1 and 2 workers, hand-over as mbufs and as copies"
