@@ -37,9 +37,11 @@ struct cap_pkt {
     uint32_t _pad2;
 };
 
-/* Counters every source keeps. */
-enum { CAP_TAKEN_LINES = 2 };   /* struct rte_mbuf: 128 bytes */
+/* Cache lines of the header a taken packet's handle points to (cap_ops.take;
+ * DPDK: struct rte_mbuf, 128 bytes). */
+enum { CAP_TAKEN_LINES = 2 };
 
+/* Counters every source keeps. */
 struct cap_stats {
     uint64_t pkts;          /* packets delivered */
     uint64_t bytes;         /* captured bytes delivered */

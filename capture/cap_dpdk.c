@@ -469,11 +469,11 @@ static void dpdk_release(struct cap_source *s, struct cap_pkt *pkts, unsigned n)
     free_held((struct cap_dpdk *)s);
 }
 
-/* A single-segment packet leaves the burst as its mbuf (its descriptor
- * points into it); a linearised one lives in the scratch buffer and cannot. */
 /* The handle is the mbuf: its header is what a receiver prefetches. */
 _Static_assert(sizeof(struct rte_mbuf) == CAP_TAKEN_LINES * 64, "CAP_TAKEN_LINES");
 
+/* A single-segment packet leaves the burst as its mbuf (its descriptor
+ * points into it); a linearised one lives in the scratch buffer and cannot. */
 static void *dpdk_take(struct cap_source *s, unsigned i)
 {
     struct cap_dpdk *c = (struct cap_dpdk *)s;

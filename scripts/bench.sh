@@ -211,9 +211,8 @@ if [ "${BENCH_DPDK:-1}" != 0 ] && "$MG" --version | grep -qw dpdk; then
         python3 scripts/split-flows.py 2 "$mem" "$dir/bench-v3-200000.flows2" >/dev/null
     fi
     echo "live through DPDK, net_pcap replaying 200,000 packets from memory (infinite_rx), ${BENCH_DPDK_SECONDS:-3} s a run:"
-    : >"$dir/handover.txt"
     run_dpdk_mem "DPDK live, 1 worker, 1 queue" 1 "$mem"
-    : >"$dir/handover.txt"
+    : >"$dir/handover.txt"          # the 2 workers' runs only
     run_dpdk_mem "DPDK live, 2 workers, 2 queues" 2 "$dir/bench-v3-200000.flows2.0.pcap" \
         "$dir/bench-v3-200000.flows2.1.pcap"
     awk '{s += $1; p += $2; d += $3} END {if (p) printf "  2 workers: %.1f%% of the packets handed over to the other worker, %d dropped there (all runs)\n", 100 * s / p, d}' \

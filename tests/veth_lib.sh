@@ -2,7 +2,8 @@
 # tests/veth_lib.sh - sourced by the live tests (live_veth.sh, live_reload.sh,
 # live_tsan.sh, live_flood.sh): their arguments, fail and skip, the traps,
 # the checks for what they need, the wait for the sensor's start and the
-# network namespace with its veth pair. The caller sets NS, IF_TX, IF_CAP and W (veth_args sets MG and OUT).
+# network namespace with its veth pair. The caller sets NS, IF_TX, IF_CAP and
+# W (veth_args sets MG and OUT).
 
 # veth_args NAME MG OUT: MG and OUT as absolute paths (the test changes
 # directory, and 'ip netns exec' runs MG), OUT created; then into the
