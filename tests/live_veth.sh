@@ -240,6 +240,14 @@ stop_mg two TERM
 check_stats two "$NPKT"
 same_flows two "live, 2 workers (a flow split between workers?)"
 grep -q "with 2 workers (fanout group" "$W/two.err" || fail "2 workers: no fanout group announced"
+# as many workers as CPUs: the sensor says the other threads share their cores
+NCPU=$(nproc)
+if [ "$NCPU" -le 2 ]; then
+    grep -q "note: 2 workers on $NCPU CPU" "$W/two.err" ||
+        fail "2 workers on $NCPU CPUs: no note that the other threads share their cores"
+elif grep -q "note: 2 workers on" "$W/two.err"; then
+    fail "2 workers on $NCPU CPUs: a note that they share cores"
+fi
 "$PY" - "$W/two.stats.json" <<'EOF' || fail "2 workers: the work was not shared"
 import json, sys
 pw = json.load(open(sys.argv[1]))["per_worker"]
