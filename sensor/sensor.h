@@ -99,6 +99,7 @@ struct worker {
     struct ring **fwd_out, **fwd_in;
     struct worker *fwd_group;       /* the n_fwd workers, fwd_group[id] is this one */
     _Atomic uint32_t fwd_taken;     /* our packets handed over as the source's buffer, not yet back */
+    _Atomic int fwd_stopped;        /* out of its capture loop: hands nothing over any more */
     uint32_t fwd_take_max;          /* beyond this many, hand over copies */
     uint32_t idle_sleep_us;         /* live DPDK: sleep when idle (capture.dpdk.idle_sleep_us) */
     uint32_t idle_polls;            /* empty polls in a row */
