@@ -207,6 +207,10 @@ if [ -x tests/live_veth.sh ]; then
 fi
 if [ -n "${MG_TSAN:-}" ] && [ -x "$MG_TSAN" ]; then
     check "live, 2 workers, stats every second: no ThreadSanitizer report" tests/live_tsan.sh "$MG_TSAN" "$OUT"
+    if "$MG_TSAN" --version | grep -qw dpdk; then
+        check "the same through DPDK, the workers handing packets over: no ThreadSanitizer report" \
+            env LIVE_TSAN_SOURCE=dpdk tests/live_tsan.sh "$MG_TSAN" "$OUT"
+    fi
 fi
 if [ -x tests/live_flood.sh ]; then
     check "a live SYN flood from spoofed sources: no packet or record dropped, the attacks in it found" tests/live_flood.sh "$MG" "$OUT"
