@@ -864,31 +864,6 @@ fwd_drain(struct worker *w)
     return got;
 }
 
-/* Out of the capture loop: this worker hands nothing over any more, but the
- * others may still hand it packets of its flows until they are out of
- * theirs too (a stop reaches each worker at a different point of its
- * loop). So it goes on taking them until every worker of the group is out,
- * then takes what is left: nothing sent is left behind at a stop. */
-static void
-fwd_finish(struct worker *w)
-{
-    atomic_store_explicit(&w->fwd_stopped, 1, memory_order_release);
-    for (;;) {
-        unsigned out = 0;
-        for (unsigned i = 0; i < w->n_fwd; i++)
-            out += (unsigned)atomic_load_explicit(&w->fwd_group[i].fwd_stopped,
-                                                  memory_order_acquire);
-        /* after those loads: every record sent before a stop is visible */
-        unsigned got = fwd_drain(w);
-        if (out == w->n_fwd)
-            return;
-        if (!got) {
-            struct timespec ts = { 0, 50 * 1000 };
-            nanosleep(&ts, NULL);
-        }
-    }
-}
-
 /* Live DPDK polls: after IDLE_POLLS empty polls in a row (queue and
  * hand-over rings), sleep capture.dpdk.idle_sleep_us before each next one,
  * instead of keeping a core at 100% on an idle link (the thread's timer
@@ -909,6 +884,29 @@ worker_idle(struct worker *w, unsigned got)
     w->st.idle_sleeps++;
     struct timespec ts = { 0, (long)w->idle_sleep_us * 1000 };
     nanosleep(&ts, NULL);
+}
+
+/* Out of the capture loop: this worker hands nothing over any more, but the
+ * others may still hand it packets of its flows until they are out of
+ * theirs too (a stop reaches each worker at a different point of its
+ * loop). So it goes on taking them until every worker of the group is out,
+ * then takes what is left: nothing sent is left behind at a stop. */
+static void
+fwd_finish(struct worker *w)
+{
+    atomic_store_explicit(&w->fwd_stopped, 1, memory_order_release);
+    for (;;) {
+        unsigned out = 0;
+        for (unsigned i = 0; i < w->n_fwd; i++)
+            out += (unsigned)atomic_load_explicit(&w->fwd_group[i].fwd_stopped,
+                                                  memory_order_acquire);
+        /* after those loads: every record sent before a stop is visible */
+        unsigned got = fwd_drain(w);
+        if (out == w->n_fwd)
+            return;
+        if (w->idle_sleep_us)
+            worker_idle(w, got);        /* as in the capture loop */
+    }
 }
 
 void *
