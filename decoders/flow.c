@@ -753,18 +753,16 @@ flow_flush(struct flow_table *ft, flow_emit_cb emit, void *arg)
      * once rather than unlink each from its chain (a hash and a chain walk,
      * each a miss: ~100 ms for the million flows a flood leaves). */
     int all_at_once = ft->st.in_use >= ft->nbuckets / 8;
-    if (all_at_once && !emit) {
-        /* nothing to emit or unlink: no need to walk the entries either
-         * (every entry in use is in the wheel) */
+    /* nothing to emit or unlink: the entries need no visit (every entry in
+     * use is in the wheel, so they are all counted here) */
+    int visit = emit || !all_at_once;
+    if (!visit)
         ft->st.flushed += ft->st.in_use;
-        for (uint32_t k = 0; k < WHEEL; k++)
-            ft->wheel[k] = NIL;
-    }
     for (uint32_t k = 1; k <= WHEEL; k++) {
         uint32_t s = (uint32_t)(ft->cur_s + k) & WHEEL_MASK;
         uint32_t i = ft->wheel[s];
         ft->wheel[s] = NIL;
-        while (i != NIL) {
+        while (visit && i != NIL) {
             uint32_t next = ft->ents[i].wnext;
             if (emit)
                 emit_rec(ft, &ft->ents[i], FLOW_END_FLUSH, emit, arg);
