@@ -163,6 +163,7 @@ static const struct key dpdk_keys[] = {
     KINT("queues", capture.dpdk.queues, 1, 64, "1"),
     KINT("mbufs", capture.dpdk.mbufs, 1023, 16777215, "8191"),
     KINT("handover_pool_percent", capture.dpdk.handover_pool_percent, 0, 100, "25"),
+    KBOOL("handover_headers", capture.dpdk.handover_headers, "true"),
     KINT("idle_sleep_us", capture.dpdk.idle_sleep_us, 0, 10000, "50"),
     KEND
 };

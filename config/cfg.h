@@ -100,6 +100,9 @@ struct cfg {
             int mbufs;          /* default 8191 */
             int handover_pool_percent;  /* 0..100, default 25: share of the pool that
                                          * mbufs handed between workers may hold; 0 copies */
+            bool handover_headers;      /* default true: a packet whose payload only the
+                                         * first-bytes check reads goes to its flow's
+                                         * worker as its decoded headers */
             int idle_sleep_us;  /* 0..10000, default 50 (0: poll without pause): live,
                                  * a worker whose queue and hand-over rings stay
                                  * empty sleeps this long between polls */

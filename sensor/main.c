@@ -576,6 +576,7 @@ workers_link(struct worker *ws, unsigned n)
             return -1;
         ws[i].n_fwd = n;
         ws[i].fwd_group = ws;
+        ws[i].fwd_headers = ws[i].cfg->capture.dpdk.handover_headers;
         /* At most this many of a worker's mbufs wait in the others' rings
          * (beyond it packets are copied): a slow worker must not drain the
          * pool every queue refills from. The workers share

@@ -54,6 +54,7 @@ struct worker_stats {
     uint64_t fwd_sent, fwd_received;    /* packets handed to / taken from other workers */
     uint64_t fwd_drops;             /* ... lost because that worker's ring was full */
     uint64_t fwd_zero_copy;         /* ... handed over as the source's buffer, not copied */
+    uint64_t fwd_headers;           /* ... handed over as their decoded headers (fwd_dec) */
     uint64_t idle_sleeps;           /* live DPDK: sleeps on an idle queue (worker_idle) */
     uint64_t icmp_matched;          /* ICMP unreachables that failed a flow of ours */
     uint64_t icmp_unmatched;        /* ... that found no such flow */
@@ -101,6 +102,8 @@ struct worker {
     _Atomic uint32_t fwd_taken;     /* our packets handed over as the source's buffer, not yet back */
     _Atomic int fwd_stopped;        /* out of its capture loop: hands nothing over any more */
     uint32_t fwd_take_max;          /* beyond this many, hand over copies */
+    int fwd_headers;                /* hand over decoded headers where they are enough
+                                     * (capture.dpdk.handover_headers) */
     uint32_t idle_sleep_us;         /* live DPDK: sleep when idle (capture.dpdk.idle_sleep_us) */
     uint32_t idle_polls;            /* empty polls in a row */
     uint64_t pkt_idx;               /* packets read so far (all, owned or not) */

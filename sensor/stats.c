@@ -54,6 +54,7 @@ sum(const struct pipeline *p, struct totals *t)
         t->w.fwd_received += s->fwd_received;
         t->w.fwd_drops += s->fwd_drops;
         t->w.fwd_zero_copy += s->fwd_zero_copy;
+        t->w.fwd_headers += s->fwd_headers;
         t->w.idle_sleeps += s->idle_sleeps;
         t->w.icmp_unmatched += s->icmp_unmatched;
         t->w.cpu_seconds += s->cpu_seconds;
@@ -119,8 +120,8 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
             t.w.ring_drops, STAT_GET(p->det_drops), t.w.ring_waits, t.c.drops, t.c.bad_records);
     if (t.w.fwd_sent || t.w.fwd_drops)
         fprintf(f, "  hand-over: %" PRIu64 " packets to their flow's worker (%" PRIu64
-                " as mbufs), %" PRIu64 " dropped%s\n", t.w.fwd_sent, t.w.fwd_zero_copy,
-                t.w.fwd_drops, t.w.fwd_drops ? " (DROPPED: the owner's hand-over ring was full)" : "");
+                " as headers, %" PRIu64 " as mbufs), %" PRIu64 " dropped%s\n", t.w.fwd_sent,
+                t.w.fwd_headers, t.w.fwd_zero_copy, t.w.fwd_drops, t.w.fwd_drops ? " (DROPPED: the owner's hand-over ring was full)" : "");
     fprintf(f, "  output: %" PRIu64 " flow log lines, %" PRIu64 " dns lines, %" PRIu64
             " finding publications\n", STAT_GET(p->out.flow_lines), STAT_GET(p->out.dns_lines),
             STAT_GET(p->out.finding_lines));
@@ -198,8 +199,8 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
     fprintf(f, ",\"icmp_unreachable\":{\"matched\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
             t.w.icmp_matched, t.w.icmp_unmatched);
     fprintf(f, ",\"handover\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"drops\":%" PRIu64
-            ",\"zero_copy\":%" PRIu64 "}", t.w.fwd_sent, t.w.fwd_received, t.w.fwd_drops,
-            t.w.fwd_zero_copy);
+            ",\"zero_copy\":%" PRIu64 ",\"headers\":%" PRIu64 "}", t.w.fwd_sent, t.w.fwd_received,
+            t.w.fwd_drops, t.w.fwd_zero_copy, t.w.fwd_headers);
     fprintf(f, ",\"idle_sleeps\":%" PRIu64, t.w.idle_sleeps);
     fprintf(f, ",\"new_flows_per_second\":%.1f,\"per_worker\":[",
             wall_s > 0 ? (double)t.f.created / wall_s : 0.0);

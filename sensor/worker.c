@@ -514,6 +514,89 @@ prefetch_pkt(const struct cap_pkt *b)
     __builtin_prefetch(b->data + (b->caplen > 64 ? 64 : 0));
 }
 
+/* A packet of ours: the worker's counters. */
+static inline void
+count_pkt(struct worker *w, const struct cap_pkt *b, enum dec_status st, const struct dec_pkt *p)
+{
+    w->st.pkts++;
+    w->st.wire_bytes += b->wirelen;
+    w->st.cap_bytes += b->caplen;
+    w->st.status[st]++;
+    if (p->tunnels) {
+        w->st.tunnelled++;
+        if (p->tun_kinds & DEC_TUN_VXLAN)
+            w->st.vxlan++;
+        if (p->tun_kinds & DEC_TUN_GENEVE)
+            w->st.geneve++;
+    }
+    if (dec_has_flow(st))
+        w->st.partial += p->partial;
+}
+
+/* Passes two and three of a burst (see worker_burst): every packet decoded,
+ * p[i] with hash h[i] when ok[i], ours when own[i]. app[i], when given, is
+ * app_classify() of the packet's payload as its sender worked it out
+ * (headers handed over without the payload, fwd_dec); else it is worked out
+ * here from p[i].payload. */
+static inline __attribute__((always_inline)) void
+burst_account(struct worker *w, const struct cap_pkt *b, unsigned n, const struct dec_pkt *p,
+              const uint64_t *h, const uint8_t *ok, const uint8_t *own, const uint8_t *app)
+{
+    uint64_t base = w->pkt_idx;
+    /* The entry prefetch runs a few packets ahead of its use: far enough for
+     * the load to land, near enough that the bucket it reads is cached; the
+     * chain's second entry half as far ahead, once the first has landed. */
+    enum { AHEAD = 6, NEXT_AHEAD = 3 };
+    for (unsigned i = 0; i < n && i < AHEAD; i++)
+        if (ok[i] && own[i])
+            flow_prefetch_entry(w->flows, h[i]);
+    for (unsigned i = 0; i < n; i++) {
+        struct flow_hit hit;
+        if (i + AHEAD < n && ok[i + AHEAD] && own[i + AHEAD])
+            flow_prefetch_entry(w->flows, h[i + AHEAD]);
+        if (i + NEXT_AHEAD < n && ok[i + NEXT_AHEAD] && own[i + NEXT_AHEAD])
+            flow_prefetch_next(w->flows, h[i + NEXT_AHEAD]);
+        /* The clock moves with every packet, owned or not, and the timers
+         * run before the first packet of each new second: every worker, and
+         * any reader's burst sizes, give the same ticks at the same packets. */
+        if (b[i].ts_ns > w->now_ns) {
+            w->now_ns = b[i].ts_ns;
+            if (w->now_ns >= w->next_tick_ns) {
+                w->order = REC_ORDER(base + i, REC_STAGE_TIMER_FLOW);
+                worker_tick(w);
+            }
+        }
+        if (!ok[i])
+            continue;
+        w->order = REC_ORDER(base + i, REC_STAGE_FLOW);
+        if (own[i]) {
+            if (flow_packet_h(w->flows, &p[i], h[i], b[i].ts_ns, &hit, emit_flow, w) != 0)
+                continue;               /* mirror duplicate */
+            /* Protocols show themselves in the first payload of either side:
+             * look only at a flow's first packets, not at every one. */
+            if (p[i].payload_len && hit.app == APP_NONE && p[i].proto == 6 && hit.pkts <= 8) {
+                uint8_t a = app ? app[i] : app_classify(p[i].payload, p[i].payload_len);
+                if (a) {
+                    flow_set_app(w->flows, hit.idx, a);
+                    hit.app = a;
+                }
+            }
+            if (hit.outcome)
+                conn_decided(w, &p[i], &hit, b[i].ts_ns);
+        }
+        /* Every worker looks at an ICMP error: the quoted flow may be its own. */
+        if (is_unreachable(&p[i]))
+            icmp_unreachable(w, &p[i], b[i].ts_ns);
+        if (own[i] && w->cfg->dns.enabled && (p[i].payload_len || (p[i].tcp_flags & 0x02))) {
+            w->order = REC_ORDER(base + i, REC_STAGE_DNS);
+            worker_dns(w, &p[i], b[i].ts_ns);
+        }
+    }
+    w->pkt_idx = base + n;
+    /* A tick without a packet (live, idle) comes before the next one. */
+    w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
+}
+
 /* One burst in three passes, as DPDK applications do: decode everything and
  * prefetch each flow's bucket; prefetch each chain's first entry; then
  * account. The flow table is far bigger than the caches, so a burst waits
@@ -525,7 +608,6 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
     uint64_t h[CAP_BURST];
     uint8_t ok[CAP_BURST], own[CAP_BURST];
     uint64_t seed = flow_seed(w->flows);
-    uint64_t base = w->pkt_idx;
     unsigned share = w->n_share;
 
     /* The first two lines of each packet (both layers' headers of a mirror
@@ -566,74 +648,11 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         }
         if (!own[i])
             continue;
-        w->st.pkts++;
-        w->st.wire_bytes += b[i].wirelen;
-        w->st.cap_bytes += b[i].caplen;
-        w->st.status[st]++;
-        if (p[i].tunnels) {
-            w->st.tunnelled++;
-            if (p[i].tun_kinds & DEC_TUN_VXLAN)
-                w->st.vxlan++;
-            if (p[i].tun_kinds & DEC_TUN_GENEVE)
-                w->st.geneve++;
-        }
-        if (ok[i]) {
-            w->st.partial += p[i].partial;
+        count_pkt(w, &b[i], st, &p[i]);
+        if (ok[i])
             flow_prefetch(w->flows, h[i]);
-        }
     }
-    /* The entry prefetch runs a few packets ahead of its use: far enough for
-     * the load to land, near enough that the bucket it reads is cached; the
-     * chain's second entry half as far ahead, once the first has landed. */
-    enum { AHEAD = 6, NEXT_AHEAD = 3 };
-    for (unsigned i = 0; i < n && i < AHEAD; i++)
-        if (ok[i] && own[i])
-            flow_prefetch_entry(w->flows, h[i]);
-    for (unsigned i = 0; i < n; i++) {
-        struct flow_hit hit;
-        if (i + AHEAD < n && ok[i + AHEAD] && own[i + AHEAD])
-            flow_prefetch_entry(w->flows, h[i + AHEAD]);
-        if (i + NEXT_AHEAD < n && ok[i + NEXT_AHEAD] && own[i + NEXT_AHEAD])
-            flow_prefetch_next(w->flows, h[i + NEXT_AHEAD]);
-        /* The clock moves with every packet, owned or not, and the timers
-         * run before the first packet of each new second: every worker, and
-         * any reader's burst sizes, give the same ticks at the same packets. */
-        if (b[i].ts_ns > w->now_ns) {
-            w->now_ns = b[i].ts_ns;
-            if (w->now_ns >= w->next_tick_ns) {
-                w->order = REC_ORDER(base + i, REC_STAGE_TIMER_FLOW);
-                worker_tick(w);
-            }
-        }
-        if (!ok[i])
-            continue;
-        w->order = REC_ORDER(base + i, REC_STAGE_FLOW);
-        if (own[i]) {
-            if (flow_packet_h(w->flows, &p[i], h[i], b[i].ts_ns, &hit, emit_flow, w) != 0)
-                continue;               /* mirror duplicate */
-            /* Protocols show themselves in the first payload of either side:
-             * look only at a flow's first packets, not at every one. */
-            if (p[i].payload_len && hit.app == APP_NONE && p[i].proto == 6 && hit.pkts <= 8) {
-                uint8_t app = app_classify(p[i].payload, p[i].payload_len);
-                if (app) {
-                    flow_set_app(w->flows, hit.idx, app);
-                    hit.app = app;
-                }
-            }
-            if (hit.outcome)
-                conn_decided(w, &p[i], &hit, b[i].ts_ns);
-        }
-        /* Every worker looks at an ICMP error: the quoted flow may be its own. */
-        if (is_unreachable(&p[i]))
-            icmp_unreachable(w, &p[i], b[i].ts_ns);
-        if (own[i] && w->cfg->dns.enabled && (p[i].payload_len || (p[i].tcp_flags & 0x02))) {
-            w->order = REC_ORDER(base + i, REC_STAGE_DNS);
-            worker_dns(w, &p[i], b[i].ts_ns);
-        }
-    }
-    w->pkt_idx = base + n;
-    /* A tick without a packet (live, idle) comes before the next one. */
-    w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
+    burst_account(w, b, n, p, h, ok, own, NULL);
 }
 
 /* Add what a source has counted so far to 'to'. Every replay worker reads
@@ -731,8 +750,12 @@ worker_finish(struct worker *w)
 
 /* ==== Hand-over between live workers (n_fwd > 1) ==== */
 
-/* A packet handed to its flow's worker: as the source's own buffer when the
- * source lets it go (cap_ops.take: DPDK's mbuf, no copy), else copied. */
+/* Two kinds of record in a hand-over ring. */
+enum { FWD_PKT = 1, FWD_DEC = 2 };
+
+/* FWD_PKT: a packet handed to its flow's worker: as the source's own buffer
+ * when the source lets it go (cap_ops.take: DPDK's mbuf, no copy), else
+ * copied. */
 struct fwd_pkt {
     uint64_t ts_ns;
     uint32_t caplen, wirelen;
@@ -743,37 +766,153 @@ struct fwd_pkt {
     uint8_t data[];
 };
 
-/* Whose flow a packet is: its dispatch value (decoders/dispatch.h) modulo
- * the workers; an ICMP unreachable goes with the flow it quotes, as the
- * fanout BPF program sends it. Packets without a flow stay here. */
-static unsigned
-fwd_owner(struct worker *w, const struct cap_pkt *b)
+/* FWD_DEC (capture.dpdk.handover_headers): a packet handed over as what its
+ * flow's worker needs of it, the sender having decoded it: the fields
+ * flow_packet_h() and the counters read, and app_classify() of its payload.
+ * One cache line for IPv4 with the ring's header, where a packet handed over
+ * whole moves about five (README, Threads and rings), and the mbuf is freed
+ * by the worker that received it. Only for packets whose payload nothing
+ * else reads (fwd_headers_do): not ICMP (an error quotes a flow), not DNS. */
+struct fwd_dec {
+    uint64_t ts_ns;
+    uint32_t caplen, wirelen;
+    uint32_t vni, ip_len, payload_len;
+    uint16_t sport, dport, vlan;
+    uint8_t status, family, proto, tcp_flags, partial, tunnels, tun_kinds, app;
+    uint8_t addr[];             /* source then destination: 4 or 16 bytes each */
+};
+
+static inline uint32_t
+fwd_dec_len(uint8_t family)
 {
-    uint32_t dv;
-    enum dispatch_peek_result r = dispatch_peek(w->dec, b->linktype, b->data, b->caplen, &dv);
-    if (r == DISPATCH_SURE)
-        return dv % w->n_fwd;
-    struct dec_pkt p;
-    if (!dec_has_flow(dec_packet(w->dec, b->linktype, b->data, b->caplen, &p)))
-        return w->id;
-    struct dec_pkt q;
-    if (is_unreachable(&p) && decode_quote(&p, &q))
-        return dispatch_of_pkt(&q) % w->n_fwd;
-    return dispatch_of_pkt(&p) % w->n_fwd;
+    return (uint32_t)(offsetof(struct fwd_dec, addr) + (family == 6 ? 32u : 8u));
 }
 
-/* Keep this worker's packets of a burst in 'mine' (returns how many), hand
- * the others to their workers (as the source's buffers while the sender has
- * fewer than fwd_take_max out, else copied). */
+_Static_assert(offsetof(struct fwd_dec, addr) + 8 + sizeof(struct ring_hdr) <= 64,
+               "an IPv4 packet's headers fit one cache line of the hand-over ring");
+
+static void
+fwd_dec_fill(struct fwd_dec *d, const struct cap_pkt *b, enum dec_status st,
+             const struct dec_pkt *p)
+{
+    unsigned al = p->family == 6 ? 16 : 4;
+    d->ts_ns = b->ts_ns;
+    d->caplen = b->caplen;
+    d->wirelen = b->wirelen;
+    d->vni = p->vni;
+    d->ip_len = p->ip_len;
+    d->payload_len = p->payload_len;
+    d->sport = p->sport;
+    d->dport = p->dport;
+    d->vlan = p->vlan;
+    d->status = (uint8_t)st;
+    d->family = p->family;
+    d->proto = p->proto;
+    d->tcp_flags = p->tcp_flags;
+    d->partial = p->partial;
+    d->tunnels = p->tunnels;
+    d->tun_kinds = p->tun_kinds;
+    d->app = p->proto == 6 && p->payload_len ? app_classify(p->payload, p->payload_len) : APP_NONE;
+    memcpy(d->addr, p->src.b, al);
+    memcpy(d->addr + al, p->dst.b, al);
+}
+
+/* The dec_pkt a FWD_DEC record stands for (no payload), and its packet. */
+static void
+fwd_dec_read(const struct fwd_dec *d, struct dec_pkt *p, struct cap_pkt *b)
+{
+    unsigned al = d->family == 6 ? 16 : 4;
+    memset(p, 0, sizeof(*p));
+    p->vni = d->vni;
+    p->tunnels = d->tunnels;
+    p->tun_kinds = d->tun_kinds;
+    p->vlan = d->vlan;
+    p->family = d->family;
+    p->proto = d->proto;
+    p->partial = d->partial;
+    memcpy(p->src.b, d->addr, al);
+    memcpy(p->dst.b, d->addr + al, al);
+    p->ip_len = d->ip_len;
+    p->sport = d->sport;
+    p->dport = d->dport;
+    p->tcp_flags = d->tcp_flags;
+    p->payload_len = d->payload_len;
+    memset(b, 0, sizeof(*b));
+    b->ts_ns = d->ts_ns;
+    b->caplen = d->caplen;
+    b->wirelen = d->wirelen;
+}
+
+/* A dispatch value's worker: modulo n_fwd, a mask when that is a power of
+ * two (a division is ~20 cycles, twice a packet here). */
+static inline unsigned
+fwd_mod(const struct worker *w, uint32_t dv)
+{
+    unsigned n = w->n_fwd;
+    return (n & (n - 1)) == 0 ? dv & (n - 1) : dv % n;
+}
+
+/* Whether a decoded packet may go over as its headers (FWD_DEC): its
+ * payload is read by nothing but app_classify(). */
+static int
+fwd_headers_do(const struct worker *w, const struct dec_pkt *p)
+{
+    if (p->proto == 1 || p->proto == 58)
+        return 0;
+    return !(w->cfg->dns.enabled && (is_dns_port(w, p->sport) || is_dns_port(w, p->dport)));
+}
+
+/* Whose flow a decoded packet is: its dispatch value (decoders/dispatch.h)
+ * modulo the workers; an ICMP unreachable goes with the flow it quotes, as
+ * the fanout BPF program sends it. Packets without a flow stay here. */
+static unsigned
+fwd_owner(struct worker *w, enum dec_status st, const struct dec_pkt *p)
+{
+    if (!dec_has_flow(st))
+        return w->id;
+    struct dec_pkt q;
+    if (is_unreachable(p) && decode_quote(p, &q))
+        return fwd_mod(w, dispatch_of_pkt(&q));
+    return fwd_mod(w, dispatch_of_pkt(p));
+}
+
+/* Decode a burst and keep this worker's packets in 'mine', decoded in pm[]
+ * and stm[] (returns how many); hand the others to their workers: as their
+ * headers (FWD_DEC) where that is enough, else as the source's buffers
+ * while the sender has fewer than fwd_take_max out, else copied (FWD_PKT).
+ * Every packet is decoded here once: the packets kept need it, and the
+ * headers handed over are what it gives. */
 static unsigned
 fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, unsigned n,
-          struct cap_pkt *mine)
+          struct cap_pkt *mine, struct dec_pkt *pm, enum dec_status *stm)
 {
     unsigned k = 0;
+    /* the first two lines of each packet are asked for ahead, as
+     * worker_burst() does */
+    enum { PKT_AHEAD = 8 };
+    for (unsigned i = 0; i < n && i < PKT_AHEAD; i++)
+        prefetch_pkt(&b[i]);
     for (unsigned i = 0; i < n; i++) {
-        unsigned o = fwd_owner(w, &b[i]);
+        if (i + PKT_AHEAD < n)
+            prefetch_pkt(&b[i + PKT_AHEAD]);
+        struct dec_pkt *p = &pm[k];     /* kept there if it is ours */
+        enum dec_status st = dec_packet(w->dec, b[i].linktype, b[i].data, b[i].caplen, p);
+        unsigned o = fwd_owner(w, st, p);
         if (o == w->id) {
-            mine[k++] = b[i];
+            mine[k] = b[i];
+            stm[k++] = st;
+            continue;
+        }
+        if (w->fwd_headers && fwd_headers_do(w, p)) {
+            struct fwd_dec *d = ring_reserve(w->fwd_out[o], fwd_dec_len(p->family), FWD_DEC);
+            if (!d) {
+                w->st.fwd_drops++;
+                continue;
+            }
+            fwd_dec_fill(d, &b[i], st, p);
+            ring_commit(w->fwd_out[o]);
+            w->st.fwd_sent++;
+            w->st.fwd_headers++;
             continue;
         }
         void *h = NULL;
@@ -782,7 +921,7 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
             (h = src->ops->take(src, i)) != NULL)
             atomic_fetch_add_explicit(&w->fwd_taken, 1, memory_order_relaxed);
         struct fwd_pkt *f = ring_reserve(w->fwd_out[o],
-                                         (uint32_t)(sizeof(*f) + (h ? 0 : b[i].caplen)), 1);
+                                         (uint32_t)(sizeof(*f) + (h ? 0 : b[i].caplen)), FWD_PKT);
         if (!f) {
             if (h) {
                 src->ops->put_taken(&h, 1);
@@ -810,11 +949,59 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
     return k;
 }
 
-/* Process what the other workers handed over, a burst at a time; how many. */
+/* This worker's packets of a burst, decoded by fwd_split(): pass one of
+ * worker_burst() without the decoding, then passes two and three. */
+static void
+fwd_mine_burst(struct worker *w, const struct cap_pkt *b, unsigned n, const struct dec_pkt *p,
+               const enum dec_status *st)
+{
+    uint64_t h[CAP_BURST];
+    uint8_t ok[CAP_BURST], own[CAP_BURST];
+    uint64_t seed = flow_seed(w->flows);
+    for (unsigned i = 0; i < n; i++) {
+        if (!w->st.first_ns || b[i].ts_ns < w->st.first_ns)
+            w->st.first_ns = b[i].ts_ns;
+        own[i] = 1;
+        ok[i] = (uint8_t)dec_has_flow(st[i]);
+        count_pkt(w, &b[i], st[i], &p[i]);
+        if (ok[i]) {
+            h[i] = flow_hash(&p[i], seed);
+            flow_prefetch(w->flows, h[i]);
+        }
+    }
+    burst_account(w, b, n, p, h, ok, own, NULL);
+}
+
+/* A burst of packets handed over as their headers: counted as ours, then
+ * passes two and three of worker_burst(). */
+static void
+fwd_dec_burst(struct worker *w, const struct fwd_dec *const *d, unsigned n)
+{
+    struct cap_pkt b[CAP_BURST];
+    struct dec_pkt p[CAP_BURST];
+    uint64_t h[CAP_BURST];
+    uint8_t ok[CAP_BURST], own[CAP_BURST], app[CAP_BURST];
+    uint64_t seed = flow_seed(w->flows);
+    for (unsigned i = 0; i < n; i++) {
+        fwd_dec_read(d[i], &p[i], &b[i]);
+        if (!w->st.first_ns || b[i].ts_ns < w->st.first_ns)
+            w->st.first_ns = b[i].ts_ns;
+        ok[i] = own[i] = 1;
+        app[i] = d[i]->app;
+        h[i] = flow_hash(&p[i], seed);
+        count_pkt(w, &b[i], (enum dec_status)d[i]->status, &p[i]);
+        flow_prefetch(w->flows, h[i]);
+    }
+    burst_account(w, b, n, p, h, ok, own, app);
+}
+
+/* Process what the other workers handed over, a burst at a time (a burst is
+ * records of one kind, in the order sent); how many. */
 static unsigned
 fwd_drain(struct worker *w)
 {
     struct cap_pkt b[CAP_BURST];
+    const struct fwd_dec *d[CAP_BURST];
     unsigned got = 0;
     for (unsigned from = 0; from < w->n_fwd; from++) {
         if (from == w->id)
@@ -824,13 +1011,25 @@ fwd_drain(struct worker *w)
          * source, and off the sender's count (live: one source a worker) */
         struct worker *sender = &w->fwd_group[from];
         for (;;) {
-            uint64_t pos = ring_pos(r);
-            unsigned n = 0;
-            uint32_t kind, len;
-            const struct fwd_pkt *f;
+            uint64_t pos = ring_pos(r), at = pos;
+            unsigned n = 0, full = 0;
+            uint32_t kind, len, burst_kind = 0;
+            const void *rec;
             void *taken[CAP_BURST];
             unsigned nt = 0;
-            while (n < CAP_BURST && (f = ring_next(r, &pos, &kind, &len))) {
+            while ((rec = ring_next(r, &pos, &kind, &len))) {
+                if (n == CAP_BURST || (n && kind != burst_kind)) {
+                    pos = at;                   /* the next burst's first */
+                    full = 1;
+                    break;
+                }
+                at = pos;
+                burst_kind = kind;
+                if (kind == FWD_DEC) {
+                    d[n++] = rec;
+                    continue;
+                }
+                const struct fwd_pkt *f = rec;
                 if (f->handle) {
                     /* given back after the burst: its header comes over
                      * from the sender's cache meanwhile (README, Speed) */
@@ -851,13 +1050,16 @@ fwd_drain(struct worker *w)
                 break;
             got += n;
             w->st.fwd_received += n;
-            worker_burst(w, b, n);
+            if (burst_kind == FWD_DEC)
+                fwd_dec_burst(w, d, n);
+            else
+                worker_burst(w, b, n);
             if (nt) {                           /* processed: the mbufs go back */
                 sender->srcs[0]->ops->put_taken(taken, nt);
                 atomic_fetch_sub_explicit(&sender->fwd_taken, nt, memory_order_relaxed);
             }
-            ring_release_to(r, pos);
-            if (n < CAP_BURST)
+            ring_release_to(r, at);
+            if (!full)
                 break;
         }
     }
@@ -914,6 +1116,8 @@ worker_main(void *arg)
 {
     struct worker *w = arg;
     struct cap_pkt burst[CAP_BURST], mine[CAP_BURST];
+    struct dec_pkt pm[CAP_BURST];        /* mine, decoded (hand-over) */
+    enum dec_status stm[CAP_BURST];
     /* the default slack (50 us) would stretch every idle sleep */
     if (w->idle_sleep_us)
         (void)prctl(PR_SET_TIMERSLACK, 1000UL);
@@ -941,7 +1145,8 @@ worker_main(void *arg)
             }
             unsigned got = (unsigned)n;
             if (w->n_fwd > 1) {
-                worker_burst(w, mine, fwd_split(w, src, burst, (unsigned)n, mine));
+                unsigned k = fwd_split(w, src, burst, (unsigned)n, mine, pm, stm);
+                fwd_mine_burst(w, mine, k, pm, stm);
                 src->ops->release(src, burst, (unsigned)n);
                 got += fwd_drain(w);
             } else {

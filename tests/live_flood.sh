@@ -131,7 +131,7 @@ if sys.argv[7] == "dpdk":
     h, pw = d["handover"], [w["packets"] for w in d["per_worker"]]
     if len(pw) != 2 or min(pw) == 0 or not h["sent"] or h["sent"] != h["received"] or h["drops"]:
         bad.append("hand-over between the 2 workers: per worker %s, %s" % (pw, h))
-    how = ", %d handed over between 2 workers (%d as mbufs)" % (h["sent"], h["zero_copy"])
+    how = ", %d handed over between 2 workers (%d as headers, %d as mbufs)" % (h["sent"], h["headers"], h["zero_copy"])
 rep, live = types(sys.argv[4]), types(sys.argv[5])
 if len(rep) < 4 or rep != live:
     bad.append("findings: replay %s, live %s" % (rep, live))

@@ -18,7 +18,7 @@
 # tests/live_veth.sh checks them with the plain build.
 # With LIVE_TSAN_SOURCE=dpdk the capture end is read through EAL's
 # af_packet vdev with 2 queues, so the two workers hand packets to each
-# other (as mbufs) and meet at the stop (fwd_finish); the pass also wants
+# other (as headers, and DNS as mbufs) and meet at the stop (fwd_finish); the pass also wants
 # packets handed over, all of them taken.
 set -u
 

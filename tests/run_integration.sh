@@ -127,6 +127,11 @@ if "$MG" --version 2>&1 | grep -q dpdk; then
 fi
 
 if "$MG" --version 2>&1 | grep -q dpdk; then
+    check "live DPDK, 2 workers: packets handed over as headers and as mbufs, the replay's findings (tests/dpdk_handover.sh)" \
+        tests/dpdk_handover.sh "$MG" "$OUT/dpdk-handover"
+fi
+
+if "$MG" --version 2>&1 | grep -q dpdk; then
     expect_exit 2 "DPDK live capture: queues other than one per worker are refused, naming the key" sh -c \
         "\"$MG\" run -c pcaps/demo/sensor.yaml --set capture.source=dpdk --set workers=2 --set capture.dpdk.queues=3 2>&1 | grep -q 'capture.dpdk.queues: live DPDK capture reads one queue per worker' && exit 2"
 fi

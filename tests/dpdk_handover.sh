@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# tests/dpdk_handover.sh MG OUT - live DPDK with 2 workers on 2 queues: the
+# packets of a flow that arrive on the other worker's queue are handed over
+# (README, Threads and rings), and the findings are the replay's.
+#
+# Each scenario's capture is read by one queue of a net_pcap vdev while the
+# other queue reads an empty capture, once on queue 0 and once on queue 1:
+# so every flow is handed over whole in exactly one of the two runs (its
+# worker is the other one), whatever the dispatch hash. By default a packet
+# goes over as its decoded headers, and as its mbuf where its payload is read
+# by the owner (DNS, ICMP errors); so each path carries what its detectors
+# need: the first bytes that name Stratum and SSH, DNS messages, the quote of
+# an ICMP unreachable. A run is stopped once it has counted every packet; the
+# findings (type, instance, remote) and the ICMP unreachables matched to the
+# flow they quote must be the replay's, and the packets must have been
+# handed over as the scenario says.
+set -u
+MG=${1:?usage: dpdk_handover.sh MG OUT}
+OUT=${2:?usage: dpdk_handover.sh MG OUT}
+PY=${PYTHON:-python3}
+fail() { echo "dpdk_handover: FAIL: $*"; exit 1; }
+"$MG" --version 2>&1 | grep -qw dpdk || { echo "skip: built without DPDK"; exit 0; }
+mkdir -p "$OUT" || fail "cannot create $OUT"
+cd "$(dirname "$0")/.." || exit 1
+
+# now.py IN OUT: IN with its packets' times moved so that the first is 30 s
+# from now. A live DPDK worker's clock follows the wall clock while its
+# queue is idle, and net_pcap stamps packets with their recorded times: a
+# packet from before the clock would have its flow expire at the next tick,
+# before its answer comes. 30 s ahead, the clock only follows the packets
+# while they come (a run takes a few seconds).
+cat >"$OUT/now.py" <<'EOF'
+import struct, sys, time
+d = open(sys.argv[1], "rb").read()
+magic = d[:4]
+end = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+scale = 10**9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 10**6
+out, off, shift = bytearray(d[:24]), 24, None
+while off + 16 <= len(d):
+    sec, frac, cap, wire = struct.unpack(end + "IIII", d[off:off + 16])
+    t = sec * 10**9 + frac * (10**9 // scale)
+    if shift is None:
+        shift = time.time_ns() + 30 * 10**9 - t
+    t += shift
+    out += struct.pack(end + "IIII", t // 10**9, t % 10**9 // (10**9 // scale), cap, wire)
+    out += d[off + 16:off + 16 + cap]
+    off += 16 + cap
+open(sys.argv[2], "wb").write(out)
+EOF
+
+# an empty classic pcap (the other queue's)
+"$PY" -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IHHiIII",0xa1b2c3d4,2,4,0,0,65535,1))' \
+    "$OUT/empty.pcap" || fail "cannot write $OUT/empty.pcap"
+
+PID=""
+trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null' EXIT
+
+# run_one SCEN Q: the scenario's capture on queue Q
+run_one() {
+    local scen=$1 q=$2 tag="$1.q$2" files
+    local pcap="$OUT/$scen.now.pcap" n
+    "$PY" "$OUT/now.py" "pcaps/$scen/input.pcap" "$pcap" || fail "$scen: cannot write $pcap"
+    n=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"])' "pcaps/$scen/truth.json")
+    if [ "$q" = 0 ]; then files="rx_pcap=$pcap,rx_pcap=$OUT/empty.pcap"
+    else files="rx_pcap=$OUT/empty.pcap,rx_pcap=$pcap"; fi
+    "$MG" run -c "pcaps/$scen/sensor.yaml" --workers 2 --set capture.source=dpdk \
+        --set capture.dpdk.queues=2 --set outputs.stats_interval=1 \
+        --set "capture.dpdk.eal_args=[--no-huge, --no-pci, --no-shconf, --no-telemetry, --log-level=error, -l, '0', '--vdev=net_pcap0,$files']" \
+        --flows-out /dev/null --dns-out /dev/null --findings-out "$OUT/$tag.findings" \
+        --stats-json "$OUT/$tag.stats.json" </dev/null >"$OUT/$tag.out" 2>"$OUT/$tag.err" &
+    PID=$!
+    local i
+    for ((i = 0; i < 200; i++)); do
+        grep -q "^mirrorguard: $n packets" "$OUT/$tag.err" 2>/dev/null && break
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -TERM "$PID" 2>/dev/null
+    wait "$PID"; local rc=$?
+    PID=""
+    [ "$rc" = 0 ] || { tail -5 "$OUT/$tag.err" | sed 's/^/     /'; fail "$tag: exit status $rc"; }
+    grep -q "^mirrorguard: $n packets" "$OUT/$tag.err" ||
+        { tail -5 "$OUT/$tag.err" | sed 's/^/     /'; fail "$tag: did not count its $n packets"; }
+}
+
+# SCEN WANT: WANT says which kinds of hand-over the scenario must use
+# (headers, mbufs: both runs together)
+for spec in "stratum headers" "ssh-brute-in headers" "dns-tunnel mbufs" "udp-scan mbufs"; do
+    set -- $spec
+    scen=$1 want=$2
+    [ -f "pcaps/$scen/input.pcap" ] || fail "pcaps/$scen/input.pcap: missing"
+    "$MG" replay -c "pcaps/$scen/sensor.yaml" --flows-out /dev/null --dns-out /dev/null \
+        --findings-out "$OUT/$scen.replay.findings" --stats-json "$OUT/$scen.replay.stats.json" \
+        "pcaps/$scen/input.pcap" 2>"$OUT/$scen.replay.err" ||
+        fail "$scen: replay failed"
+    run_one "$scen" 0
+    run_one "$scen" 1
+    "$PY" - "$scen" "$want" "$OUT/$scen.replay.findings" "$OUT/$scen.q0" "$OUT/$scen.q1" <<'EOF' || fail "$scen: hand-over"
+import json, sys
+sys.path.insert(0, "tests")
+from check_findings import key_of
+scen, want, rep, runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+def keys(path):
+    return sorted({key_of(json.loads(l)) for l in open(path) if l.strip()})
+want_keys = keys(rep)
+# ICMP unreachables matched to the flow they quote (udp-scan), as in replay
+want_icmp = json.load(open(rep.replace(".findings", ".stats.json")))["icmp_unreachable"]["matched"]
+ok = bool(want_keys)
+hs = []
+for r in runs:
+    got = keys(r + ".findings")
+    st = json.load(open(r + ".stats.json"))
+    h, icmp = st["handover"], st["icmp_unreachable"]["matched"]
+    hs.append(h)
+    print("     %s: %d handed over (%d as headers, %d as mbufs), %d dropped; findings %s; "
+          "ICMP unreachables matched %d (replay %d)"
+          % (r.rsplit("/", 1)[-1], h["sent"], h["headers"], h["zero_copy"], h["drops"],
+             "= replay's (%d)" % len(got) if got == want_keys else "%s, replay %s" % (got, want_keys),
+             icmp, want_icmp))
+    ok = (ok and got == want_keys and icmp == want_icmp and h["sent"] == h["received"]
+          and h["drops"] == 0)
+# every packet went over in one of the two runs, by the kind the scenario says
+sent = sum(h["sent"] for h in hs)
+kind = sum(h["headers" if want == "headers" else "zero_copy"] for h in hs)
+ok = ok and sent > 0 and kind > 0
+sys.exit(0 if ok else 1)
+EOF
+done
+echo "dpdk_handover: ok (2 workers on 2 queues, each scenario's capture on either queue: the replay's findings; hand-over as headers and as mbufs)"
