@@ -93,9 +93,10 @@ struct worker {
     unsigned n_share;
     /* Live capture whose queues are not split by flow (DPDK: a NIC's RSS
      * hashes the outer headers): each packet of another worker's flow goes
-     * to that worker through fwd_out[it] (as its mbuf, cap_ops.take, or
-     * copied), and this worker takes its own from fwd_in[each]. n_fwd
-     * workers in the group, 0: no hand-over. */
+     * to that worker through fwd_out[it] (as its decoded headers, or whole:
+     * its mbuf, cap_ops.take, or copied; worker.c, fwd_split), and this
+     * worker takes its own from fwd_in[each]. n_fwd workers in the group,
+     * 0: no hand-over. */
     unsigned n_fwd;
     struct ring **fwd_out, **fwd_in;
     struct worker *fwd_group;       /* the n_fwd workers, fwd_group[id] is this one */

@@ -844,7 +844,7 @@ fwd_dec_read(const struct fwd_dec *d, struct dec_pkt *p, struct cap_pkt *b)
 }
 
 /* A dispatch value's worker: modulo n_fwd, a mask when that is a power of
- * two (a division is ~20 cycles, twice a packet here). */
+ * two (a division is ~20 cycles, and there is one for every packet). */
 static inline unsigned
 fwd_mod(const struct worker *w, uint32_t dv)
 {
