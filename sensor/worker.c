@@ -241,6 +241,15 @@ conn_decided(struct worker *w, const struct dec_pkt *p, const struct flow_hit *h
     emit_conn(w, &ev);
 }
 
+/* The worker of a dispatch value (decoders/dispatch.h) among n: the value
+ * modulo n, as the fanout BPF program computes it; a mask when n is a power
+ * of two (a division is ~20 cycles, and there is one for every packet). */
+static inline unsigned
+dv_worker(uint32_t dv, unsigned n)
+{
+    return (n & (n - 1)) == 0 ? dv & (n - 1) : dv % n;
+}
+
 /* An ICMP or ICMPv6 destination unreachable: it quotes the flow it fails. */
 static inline int
 is_unreachable(const struct dec_pkt *p)
@@ -267,7 +276,7 @@ icmp_unreachable(struct worker *w, const struct dec_pkt *p, uint64_t ts)
     if (!decode_quote(p, &q))
         return;
     q.vlan = p->vlan;
-    if (w->n_share > 1 && dispatch_of_pkt(&q) % w->n_share != w->id)
+    if (w->n_share > 1 && dv_worker(dispatch_of_pkt(&q), w->n_share) != w->id)
         return;                         /* the quoted flow is another worker's */
     w->order = (w->order & ~7ull) | REC_STAGE_REJECT;
     if (flow_reject(w->flows, &q, &ev)) {
@@ -632,7 +641,7 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
             uint32_t dv;
             sure = dispatch_peek(w->dec, b[i].linktype, b[i].data, b[i].caplen, &dv) ==
                    DISPATCH_SURE;
-            if (sure && dv % share != w->id) {
+            if (sure && dv_worker(dv, share) != w->id) {
                 ok[i] = own[i] = 0;
                 continue;
             }
@@ -641,7 +650,7 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         ok[i] = (uint8_t)dec_has_flow(st);
         if (ok[i]) {
             h[i] = flow_hash(&p[i], seed);
-            if (share > 1 && !sure && dispatch_of_pkt(&p[i]) % share != w->id)
+            if (share > 1 && !sure && dv_worker(dispatch_of_pkt(&p[i]), share) != w->id)
                 own[i] = 0;
         } else if (share > 1 && w->id != 0) {
             own[i] = 0;                 /* no flow: counted by worker 0 */
@@ -843,15 +852,6 @@ fwd_dec_read(const struct fwd_dec *d, struct dec_pkt *p, struct cap_pkt *b)
     b->wirelen = d->wirelen;
 }
 
-/* A dispatch value's worker: modulo n_fwd, a mask when that is a power of
- * two (a division is ~20 cycles, and there is one for every packet). */
-static inline unsigned
-fwd_mod(const struct worker *w, uint32_t dv)
-{
-    unsigned n = w->n_fwd;
-    return (n & (n - 1)) == 0 ? dv & (n - 1) : dv % n;
-}
-
 /* Whether a decoded packet may go over as its headers (FWD_DEC): its
  * payload is read by nothing but app_classify(). */
 static int
@@ -872,8 +872,8 @@ fwd_owner(struct worker *w, enum dec_status st, const struct dec_pkt *p)
         return w->id;
     struct dec_pkt q;
     if (is_unreachable(p) && decode_quote(p, &q))
-        return fwd_mod(w, dispatch_of_pkt(&q));
-    return fwd_mod(w, dispatch_of_pkt(p));
+        return dv_worker(dispatch_of_pkt(&q), w->n_fwd);
+    return dv_worker(dispatch_of_pkt(p), w->n_fwd);
 }
 
 /* Decode a burst and keep this worker's packets in 'mine', decoded in pm[]
