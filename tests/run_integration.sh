@@ -204,6 +204,12 @@ if [ -n "$MG_ASAN" ] && [ -x "$MG_ASAN" ]; then
         fi
     done < <(find "$SHARED/pcaps" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -print0)
     if [ "$nbad" = 0 ] && [ "$nf" -gt 0 ]; then ok "ASan+UBSan replay of $nf shared captures (1-3 workers)"; else bad "sanitizer errors in $nbad of $nf captures"; fi
+    # the DPDK hand-over (headers and mbufs between two live workers) under
+    # the sanitizers: a report aborts the sensor, and the test fails on it
+    if "$MG_ASAN" --version | grep -qw dpdk; then
+        check "live DPDK hand-over under ASan+UBSan (tests/dpdk_handover.sh)" \
+            env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 tests/dpdk_handover.sh "$MG_ASAN" "$OUT/dpdk-handover-asan"
+    fi
 fi
 
 # ---- live capture on a veth pair in a network namespace
