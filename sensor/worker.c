@@ -523,6 +523,23 @@ prefetch_pkt(const struct cap_pkt *b)
     __builtin_prefetch(b->data + (b->caplen > 64 ? 64 : 0));
 }
 
+/* The first two lines of each packet of a burst (both layers' headers of a
+ * mirror packet) are asked for PKT_AHEAD packets before the glance or the
+ * decoder reads them: a DPDK mbuf is cold, and a packet another worker
+ * handed over is in that worker's cache (README, Speed). Called as packet i
+ * is about to be read; i == 0 also asks for the first PKT_AHEAD. */
+enum { PKT_AHEAD = 8 };
+
+static inline void
+prefetch_ahead(const struct cap_pkt *b, unsigned n, unsigned i)
+{
+    if (i == 0)
+        for (unsigned j = 0; j < n && j < PKT_AHEAD; j++)
+            prefetch_pkt(&b[j]);
+    if (i + PKT_AHEAD < n)
+        prefetch_pkt(&b[i + PKT_AHEAD]);
+}
+
 /* A packet of ours: the worker's counters. */
 static inline void
 count_pkt(struct worker *w, const struct cap_pkt *b, enum dec_status st, const struct dec_pkt *p)
@@ -619,16 +636,8 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
     uint64_t seed = flow_seed(w->flows);
     unsigned share = w->n_share;
 
-    /* The first two lines of each packet (both layers' headers of a mirror
-     * packet) are asked for PKT_AHEAD packets before the glance or the
-     * decoder reads them: a DPDK mbuf is cold, and a packet another worker
-     * handed over is in that worker's cache (README, Speed). */
-    enum { PKT_AHEAD = 8 };
-    for (unsigned i = 0; i < n && i < PKT_AHEAD; i++)
-        prefetch_pkt(&b[i]);
     for (unsigned i = 0; i < n; i++) {
-        if (i + PKT_AHEAD < n)
-            prefetch_pkt(&b[i + PKT_AHEAD]);
+        prefetch_ahead(b, n, i);
         uint64_t ts = b[i].ts_ns;
         if (!w->st.first_ns || ts < w->st.first_ns)
             w->st.first_ns = ts;
@@ -887,14 +896,8 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
           struct cap_pkt *mine, struct dec_pkt *pm, enum dec_status *stm)
 {
     unsigned k = 0;
-    /* the first two lines of each packet are asked for ahead, as
-     * worker_burst() does */
-    enum { PKT_AHEAD = 8 };
-    for (unsigned i = 0; i < n && i < PKT_AHEAD; i++)
-        prefetch_pkt(&b[i]);
     for (unsigned i = 0; i < n; i++) {
-        if (i + PKT_AHEAD < n)
-            prefetch_pkt(&b[i + PKT_AHEAD]);
+        prefetch_ahead(b, n, i);
         struct dec_pkt *p = &pm[k];     /* kept there if it is ours */
         enum dec_status st = dec_packet(w->dec, b[i].linktype, b[i].data, b[i].caplen, p);
         unsigned o = fwd_owner(w, st, p);
