@@ -952,11 +952,13 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
     return k;
 }
 
-/* This worker's packets of a burst, decoded by fwd_split(): pass one of
- * worker_burst() without the decoding, then passes two and three. */
+/* A burst of packets decoded already: this worker's own, decoded by
+ * fwd_split(), or handed over as their headers (app[] then holds what the
+ * sender's app_classify() said, else NULL). Pass one of worker_burst()
+ * without the decoding, then passes two and three. */
 static void
-fwd_mine_burst(struct worker *w, const struct cap_pkt *b, unsigned n, const struct dec_pkt *p,
-               const enum dec_status *st)
+decoded_burst(struct worker *w, const struct cap_pkt *b, unsigned n, const struct dec_pkt *p,
+              const enum dec_status *st, const uint8_t *app)
 {
     uint64_t h[CAP_BURST];
     uint8_t ok[CAP_BURST], own[CAP_BURST];
@@ -972,30 +974,23 @@ fwd_mine_burst(struct worker *w, const struct cap_pkt *b, unsigned n, const stru
             flow_prefetch(w->flows, h[i]);
         }
     }
-    burst_account(w, b, n, p, h, ok, own, NULL);
+    burst_account(w, b, n, p, h, ok, own, app);
 }
 
-/* A burst of packets handed over as their headers: counted as ours, then
- * passes two and three of worker_burst(). */
+/* A burst of packets handed over as their headers (FWD_DEC records). */
 static void
 fwd_dec_burst(struct worker *w, const struct fwd_dec *const *d, unsigned n)
 {
     struct cap_pkt b[CAP_BURST];
     struct dec_pkt p[CAP_BURST];
-    uint64_t h[CAP_BURST];
-    uint8_t ok[CAP_BURST], own[CAP_BURST], app[CAP_BURST];
-    uint64_t seed = flow_seed(w->flows);
+    enum dec_status st[CAP_BURST];
+    uint8_t app[CAP_BURST];
     for (unsigned i = 0; i < n; i++) {
         fwd_dec_read(d[i], &p[i], &b[i]);
-        if (!w->st.first_ns || b[i].ts_ns < w->st.first_ns)
-            w->st.first_ns = b[i].ts_ns;
-        ok[i] = own[i] = 1;
+        st[i] = (enum dec_status)d[i]->status;
         app[i] = d[i]->app;
-        h[i] = flow_hash(&p[i], seed);
-        count_pkt(w, &b[i], (enum dec_status)d[i]->status, &p[i]);
-        flow_prefetch(w->flows, h[i]);
     }
-    burst_account(w, b, n, p, h, ok, own, app);
+    decoded_burst(w, b, n, p, st, app);
 }
 
 /* Process what the other workers handed over, a burst at a time (a burst is
@@ -1149,7 +1144,7 @@ worker_main(void *arg)
             unsigned got = (unsigned)n;
             if (w->n_fwd > 1) {
                 unsigned k = fwd_split(w, src, burst, (unsigned)n, mine, pm, stm);
-                fwd_mine_burst(w, mine, k, pm, stm);
+                decoded_burst(w, mine, k, pm, stm, NULL);
                 src->ops->release(src, burst, (unsigned)n);
                 got += fwd_drain(w);
             } else {
