@@ -30,29 +30,22 @@ cd "$(dirname "$0")/.." || exit 1
 # packet from before the clock would have its flow expire at the next tick,
 # before its answer comes. 30 s ahead, the clock only follows the packets
 # while they come (a run takes a few seconds).
+# (read and written with scripts/mgpkt.py, the generator's pcap module)
 cat >"$OUT/now.py" <<'EOF'
-import struct, sys, time
-d = open(sys.argv[1], "rb").read()
-magic = d[:4]
-end = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-scale = 10**9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 10**6
-out, off, shift, n = bytearray(d[:24]), 24, None, 0
-while off + 16 <= len(d):
-    sec, frac, cap, wire = struct.unpack(end + "IIII", d[off:off + 16])
-    t = sec * 10**9 + frac * (10**9 // scale)
-    if shift is None:
-        shift = time.time_ns() + 30 * 10**9 - t
-    t += shift
-    out += struct.pack(end + "IIII", t // 10**9, t % 10**9 // (10**9 // scale), cap, wire)
-    out += d[off + 16:off + 16 + cap]
-    off += 16 + cap
-    n += 1
-open(sys.argv[2], "wb").write(out)
-print(n)
+import sys, time
+sys.path.insert(0, "scripts")
+import mgpkt
+with open(sys.argv[1], "rb") as fin, open(sys.argv[2], "wb") as fout:
+    w, shift = mgpkt.PcapWriter(fout), None
+    for ts, lt, data, wire in mgpkt.read_packets(fin):
+        if shift is None:
+            shift = time.time_ns() + 30 * 10**9 - ts
+        w.write(ts + shift, data, wire)
+print(w.count)
 EOF
 
-# an empty classic pcap (the other queue's)
-"$PY" -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IHHiIII",0xa1b2c3d4,2,4,0,0,65535,1))' \
+# an empty capture (the other queue's)
+"$PY" -c 'import sys; sys.path.insert(0, "scripts"); import mgpkt; mgpkt.PcapWriter(open(sys.argv[1], "wb"))' \
     "$OUT/empty.pcap" || fail "cannot write $OUT/empty.pcap"
 
 PID=""
