@@ -375,7 +375,7 @@ run_pipeline(struct pipeline *p, int live, const struct opts *o)
     int ncpu = pin_threads(p);
     if (live && p->n_workers > 1 && ncpu > 0 && ncpu <= (int)p->n_workers)
         /* measured: on 2 CPUs two workers ran slower than one in replay,
-         * 1.23 times one live through DPDK (README, Configuration) */
+         * 1.28-1.34 times one live through DPDK (README, Configuration) */
         fprintf(stderr, "mirrorguard: note: %u workers on %d CPU%s: the detection and output "
                 "threads share the workers' cores (fewer workers than CPUs is usually faster)\n",
                 p->n_workers, ncpu, ncpu == 1 ? "" : "s");
@@ -576,7 +576,6 @@ workers_link(struct worker *ws, unsigned n)
             return -1;
         ws[i].n_fwd = n;
         ws[i].fwd_group = ws;
-        ws[i].fwd_headers = ws[i].cfg->capture.dpdk.handover_headers;
         /* At most this many of a worker's mbufs wait in the others' rings
          * (beyond it packets are copied): a slow worker must not drain the
          * pool every queue refills from. The workers share

@@ -103,8 +103,6 @@ struct worker {
     _Atomic uint32_t fwd_taken;     /* our packets handed over as the source's buffer, not yet back */
     _Atomic int fwd_stopped;        /* out of its capture loop: hands nothing over any more */
     uint32_t fwd_take_max;          /* beyond this many, hand over copies */
-    int fwd_headers;                /* hand over decoded headers where they are enough
-                                     * (capture.dpdk.handover_headers) */
     uint32_t idle_sleep_us;         /* live DPDK: sleep when idle (capture.dpdk.idle_sleep_us) */
     uint32_t idle_polls;            /* empty polls in a row */
     uint64_t pkt_idx;               /* packets read so far (all, owned or not) */

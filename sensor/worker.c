@@ -861,12 +861,13 @@ fwd_dec_read(const struct fwd_dec *d, struct dec_pkt *p, struct cap_pkt *b)
     b->wirelen = d->wirelen;
 }
 
-/* Whether a decoded packet may go over as its headers (FWD_DEC): its
- * payload is read by nothing but app_classify(). */
+/* Whether a decoded packet goes over as its headers (FWD_DEC): so
+ * configured (capture.dpdk.handover_headers), and its payload is read by
+ * nothing but app_classify(). */
 static int
 fwd_headers_do(const struct worker *w, const struct dec_pkt *p)
 {
-    if (p->proto == 1 || p->proto == 58)
+    if (!w->cfg->capture.dpdk.handover_headers || p->proto == 1 || p->proto == 58)
         return 0;
     return !(w->cfg->dns.enabled && (is_dns_port(w, p->sport) || is_dns_port(w, p->dport)));
 }
@@ -906,7 +907,7 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
             stm[k++] = st;
             continue;
         }
-        if (w->fwd_headers && fwd_headers_do(w, p)) {
+        if (fwd_headers_do(w, p)) {
             struct fwd_dec *d = ring_reserve(w->fwd_out[o], fwd_dec_len(p->family), FWD_DEC);
             if (!d) {
                 w->st.fwd_drops++;
