@@ -94,6 +94,32 @@ struct cap_source *cap_file_open(const char *path, char *err, size_t errlen);
 struct cap_source *cap_file_open_mem(const uint8_t *buf, size_t len,
                                      char *err, size_t errlen);
 
+/* A classic pcap file read in parts, by several replay workers at once
+ * (sensor/worker.c): the bytes after the file header are cut into parts of
+ * 'bytes' each, and a part's packets are the records that start in it. Where
+ * the first of them starts only the reading of the part before can tell, so
+ * a part is read in four steps:
+ *   cap_file_part_load(s, k)        its bytes, without parsing (any time);
+ *   cap_file_part_begin(s, first)   'first': what cap_file_part_end() gave
+ *                                   for part k-1 (for part 0,
+ *                                   cap_file_part_first());
+ *   rx_burst() until CAP_EOF        the part's packets, the last one read
+ *                                   whole from the next part's bytes;
+ *   cap_file_part_end(s, &next)     1: part k+1's first record is at 'next';
+ *                                   0: the file ends in this part (at its
+ *                                   end, or a bad record ended it).
+ * cap_file_part_rewind() delivers the part again, its counters as at
+ * cap_file_part_begin(). The counters (stats) are those of the parts this
+ * source read. cap_file_parts() switches a source from cap_file_open() to
+ * parts and says how many there are; 0: this source cannot (not a classic
+ * pcap read by the stream reader, or 'bytes' is 0 or above 3.75 MB). */
+uint64_t cap_file_parts(struct cap_source *s, uint32_t bytes);
+uint64_t cap_file_part_first(struct cap_source *s);
+int  cap_file_part_load(struct cap_source *s, uint64_t part);
+int  cap_file_part_begin(struct cap_source *s, uint64_t first);
+void cap_file_part_rewind(struct cap_source *s);
+int  cap_file_part_end(struct cap_source *s, uint64_t *next);
+
 /* libpcap: live interface. */
 struct cap_pcap_opts {
     const char *iface;      /* interface name */

@@ -140,6 +140,16 @@ struct cap_file {
     int sfd;
     int more;                           /* the file has bytes beyond buf[len] */
     size_t sbase;                       /* file offset of buf[0] */
+    int broken;                         /* a bad record ended the file (torn()) */
+    /* Parts (cap_file_parts(), stream mode only): buf holds file bytes
+     * [sbase, sbase + len) of the part being read; its records are those
+     * that start before buf[pend]. */
+    int part_mode;
+    uint64_t fsize;                     /* bytes in the file */
+    uint32_t part_bytes;
+    size_t pend;
+    size_t part_off;                    /* where the part's first record is in buf */
+    struct cap_stats part_st;           /* counters when the part began (rewind) */
     struct cap_stats st;
     char name[256];
     char err[256 + 256 + 8];           /* name + ": " + message */
@@ -187,6 +197,7 @@ static void set_err(struct cap_file *f, const char *fmt, ...)
 static void torn(struct cap_file *f, size_t at, const char *why)
 {
     f->st.bad_records++;
+    f->broken = 1;
     set_err(f, "%s at offset %zu; stopping", why, at + f->sbase);
     f->off = f->len;
     f->eof = 1;
@@ -597,6 +608,57 @@ static void stream_refill(struct cap_file *f)
     }
 }
 
+/* Read file bytes into buf[len..len+want): 0, or -1 at a read error. A
+ * short count (the file ends) clears 'more'. */
+static int part_read(struct cap_file *f, size_t want)
+{
+    while (want) {
+        ssize_t r = pread(f->sfd, f->sbuf + f->len, want, (off_t)(f->sbase + f->len));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            set_err(f, "read error: %s", strerror(errno));
+            return -1;
+        }
+        if (r == 0)
+            break;
+        f->len += (size_t)r;
+        want -= (size_t)r;
+    }
+    f->more = f->sbase + f->len < f->fsize;
+    return 0;
+}
+
+/* Parts: past the part's end, the part is over; else make the record at
+ * off whole in the buffer, reading the rest of it from the next part (at
+ * most one record crosses a part's end; pcap_burst() reports a record that
+ * cannot be whole). */
+static void part_refill(struct cap_file *f)
+{
+    if (f->off >= f->pend) {
+        f->eof = 1;
+        return;
+    }
+    for (int k = 0; k < 2; k++) {       /* the header, then the rest */
+        size_t left = f->len - f->off, need = PCAP_REC_LEN;
+        if (left >= PCAP_REC_LEN) {
+            uint32_t cl = rd32(f->buf + f->off + 8, f->be);
+            if (cl > CAP_FILE_MAX_CAPLEN)
+                return;
+            need += cl;
+        }
+        if (left >= need || !f->more)
+            return;
+        if (part_read(f, need - left) < 0) {
+            f->st.bad_records++;
+            f->broken = 1;
+            f->off = f->len;
+            f->eof = 1;
+            return;
+        }
+    }
+}
+
 static int file_rx_burst(struct cap_source *s, struct cap_pkt *pkts, unsigned max)
 {
     struct cap_file *f = (struct cap_file *)s;
@@ -604,8 +666,13 @@ static int file_rx_burst(struct cap_source *s, struct cap_pkt *pkts, unsigned ma
         return CAP_EOF;
     if (max == 0)
         return 0;
-    if (f->sbuf)
+    if (f->part_mode) {
+        part_refill(f);
+        if (f->eof)
+            return CAP_EOF;
+    } else if (f->sbuf) {
         stream_refill(f);
+    }
     /* Mapped files: fill the page tables a window ahead in one call instead
      * of taking a page fault every few dozen packets (a fault costs far more
      * than the packets on its page, and even more inside a VM). Once per
@@ -882,4 +949,85 @@ fail:
         snprintf(err, errlen, "%s", f->err);
     file_close(&f->base);
     return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parts: a classic pcap file read by several workers, each its own parts
+ * (cap.h). The stream buffer holds one part and the rest of its last
+ * record, so a part is at most CAP_FILE_SBUF less the largest record. */
+
+#define PART_MAX_BYTES ((uint32_t)(CAP_FILE_SBUF - CAP_FILE_MAX_CAPLEN - PCAP_REC_LEN))
+
+uint64_t cap_file_parts(struct cap_source *s, uint32_t bytes)
+{
+    struct cap_file *f = (struct cap_file *)s;
+    if (s->ops != &file_ops || f->fmt != FMT_PCAP || !f->sbuf || !bytes || bytes > PART_MAX_BYTES)
+        return 0;
+    struct stat sb;
+    if (fstat(f->sfd, &sb) < 0 || sb.st_size < PCAP_HDR_LEN)
+        return 0;
+    f->fsize = (uint64_t)sb.st_size;
+    f->part_bytes = bytes;
+    f->part_mode = 1;
+    f->eof = 1;                         /* nothing until a part begins */
+    uint64_t body = f->fsize - PCAP_HDR_LEN;
+    return body ? (body + bytes - 1) / bytes : 1;
+}
+
+uint64_t cap_file_part_first(struct cap_source *s)
+{
+    (void)s;
+    return PCAP_HDR_LEN;
+}
+
+int cap_file_part_load(struct cap_source *s, uint64_t part)
+{
+    struct cap_file *f = (struct cap_file *)s;
+    uint64_t start = PCAP_HDR_LEN + part * f->part_bytes;
+    f->sbase = (size_t)start;
+    f->len = 0;
+    f->off = 0;
+    f->pend = 0;
+    f->eof = 1;
+    if (start >= f->fsize)
+        return 0;
+    uint64_t end = start + f->part_bytes;
+    if (end > f->fsize)
+        end = f->fsize;
+    if (part_read(f, (size_t)(end - start)) < 0)
+        return -1;
+    f->pend = (size_t)(end - start);
+    return 0;
+}
+
+int cap_file_part_begin(struct cap_source *s, uint64_t first)
+{
+    struct cap_file *f = (struct cap_file *)s;
+    f->part_st = f->st;
+    f->broken = 0;
+    f->eof = 0;
+    /* first < sbase only for a file that is not what it was at open */
+    f->part_off = first < f->sbase ? f->pend : (size_t)(first - f->sbase);
+    f->off = f->part_off;
+    return 0;
+}
+
+void cap_file_part_rewind(struct cap_source *s)
+{
+    struct cap_file *f = (struct cap_file *)s;
+    f->st = f->part_st;
+    f->broken = 0;
+    f->eof = 0;
+    f->off = f->part_off;
+}
+
+int cap_file_part_end(struct cap_source *s, uint64_t *next)
+{
+    struct cap_file *f = (struct cap_file *)s;
+    if (f->off < f->part_off)
+        f->off = f->part_off;
+    *next = (uint64_t)f->sbase + f->off;
+    if (f->broken)
+        return 0;
+    return *next < f->fsize;
 }

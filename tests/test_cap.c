@@ -522,6 +522,17 @@ static uint32_t refill_len(uint32_t i)
     static const uint32_t lens[] = { 60, 1514, 1, 9000, 594, 262144, 64, 40000, 1518, 0 };
     return lens[i % (sizeof(lens) / sizeof(lens[0]))];
 }
+/* Whether pk is record i of the file test_pcap_refill writes. */
+static int refill_ok(const struct cap_pkt *pk, uint32_t i)
+{
+    uint32_t cl = refill_len(i);
+    int ok = pk->caplen == cl && pk->wirelen == cl + 4 &&
+             pk->ts_ns == (1000ull + i) * 1000000000ull + (i % 1000000) * 1000ull;
+    for (uint32_t j = 0; ok && j < cl; j++)
+        ok = pk->data[j] == refill_byte(i, j);
+    return ok;
+}
+
 static void test_pcap_refill(void)
 {
     struct bb b = { 0 };
@@ -551,14 +562,8 @@ static void test_pcap_refill(void)
         int r;
         while ((r = s->ops->rx_burst(s, pk, 7)) != CAP_EOF) {
             CU_ASSERT_FATAL(r >= 0);
-            for (int i = 0; i < r; i++, got++) {
-                uint32_t cl = refill_len(got);
-                int ok = pk[i].caplen == cl && pk[i].wirelen == cl + 4 &&
-                         pk[i].ts_ns == (1000ull + got) * 1000000000ull + (got % 1000000) * 1000ull;
-                for (uint32_t j = 0; ok && j < cl; j++)
-                    ok = pk[i].data[j] == refill_byte(got, j);
-                bad += !ok;
-            }
+            for (int i = 0; i < r; i++, got++)
+                bad += !refill_ok(&pk[i], got);
             s->ops->release(s, pk, (unsigned)r);
         }
         struct cap_stats st;
@@ -570,6 +575,136 @@ static void test_pcap_refill(void)
         s->ops->close(s);
         unlink(path);
     }
+    bb_free(&b);
+}
+
+/* A classic pcap file read in parts by two readers taking turns, as
+ * replay workers do (cap.h, cap_file_parts): one part loaded ahead, the
+ * first record of each part given by the end of the part before, each part
+ * walked once, rewound and read again. Every packet must come out once, in
+ * order, byte for byte, whatever the part size: parts of 7 bytes (most
+ * records cross many parts, most parts hold no record's start) to the
+ * largest. With 'cut' the last record is torn: the part holding it ends
+ * the file and counts one bad record. Returns the packets read. */
+static uint32_t parts_read(const char *path, uint32_t bytes, int cut, uint32_t n_expect)
+{
+    char err[512];
+    struct cap_source *s[2];
+    uint64_t nparts = 0;
+    for (int k = 0; k < 2; k++) {
+        s[k] = cap_file_open(path, err, sizeof(err));
+        CU_ASSERT_FATAL(s[k] != NULL);
+        uint64_t np = cap_file_parts(s[k], bytes);
+        CU_ASSERT_FATAL(np > 0);
+        CU_ASSERT(!k || np == nparts);
+        nparts = np;
+    }
+    uint64_t first = cap_file_part_first(s[0]);
+    uint32_t got = 0, bad = 0, ended = 0;
+    struct cap_pkt pk[7];
+    for (uint64_t part = 0; part < nparts; part++) {
+        struct cap_source *src = s[part & 1];
+        CU_ASSERT_FATAL(cap_file_part_load(src, part) == 0);
+        if (ended)
+            continue;                   /* the file ended in an earlier part */
+        CU_ASSERT_FATAL(cap_file_part_begin(src, first) == 0);
+        uint32_t walked = 0;
+        int r;
+        while ((r = src->ops->rx_burst(src, pk, 7)) != CAP_EOF) {
+            CU_ASSERT_FATAL(r > 0);
+            walked += (uint32_t)r;
+        }
+        uint64_t next = 0;
+        int more = cap_file_part_end(src, &next);
+        cap_file_part_rewind(src);
+        uint32_t again = 0;
+        while ((r = src->ops->rx_burst(src, pk, 7)) != CAP_EOF) {
+            CU_ASSERT_FATAL(r > 0);
+            for (int i = 0; i < r; i++, got++, again++)
+                bad += !refill_ok(&pk[i], got);
+        }
+        uint64_t next2 = 0;
+        CU_ASSERT_EQUAL(cap_file_part_end(src, &next2), more);
+        CU_ASSERT_EQUAL(next2, next);
+        CU_ASSERT_EQUAL(again, walked);
+        if (!more)
+            ended = 1;
+        else
+            CU_ASSERT(next > first || walked == 0);
+        first = next;
+    }
+    CU_ASSERT_EQUAL(ended, 1);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(got, n_expect);
+    struct cap_stats a, b;
+    s[0]->ops->stats(s[0], &a);
+    s[1]->ops->stats(s[1], &b);
+    CU_ASSERT_EQUAL(a.pkts + b.pkts, got);
+    CU_ASSERT_EQUAL(a.bad_records + b.bad_records, (uint64_t)cut);
+    if (cut)
+        CU_ASSERT(strstr(s[(a.bad_records ? 0 : 1)]->ops->last_error(s[a.bad_records ? 0 : 1]),
+                         "torn") != NULL);
+    for (int k = 0; k < 2; k++)
+        s[k]->ops->close(s[k]);
+    return got;
+}
+
+static void test_pcap_parts(void)
+{
+    struct bb b = { 0 };
+    uint8_t hdr[24] = { 0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0 };
+    hdr[18] = 0x04;                                                     /* snaplen 262144 */
+    hdr[20] = 1;
+    putbytes(&b, hdr, sizeof(hdr));
+    uint32_t n = 0, n_small = 0;
+    size_t small_len = 0;
+    while (b.len < (size_t)10 << 20) {
+        uint32_t cl = refill_len(n);
+        uint32_t v[4] = { 1000 + n, n % 1000000, cl, cl + 4 };
+        uint8_t rh[16];
+        memcpy(rh, v, sizeof(rh));
+        putbytes(&b, rh, sizeof(rh));
+        for (uint32_t j = 0; j < cl; j++)
+            put8(&b, refill_byte(n, j));
+        n++;
+        if (n == 12) {                  /* a small file for the smallest parts */
+            n_small = n;
+            small_len = b.len;
+        }
+    }
+    char path[256], small[256];
+    CU_ASSERT_FATAL(write_tmp(b.p, small_len, small, sizeof(small)) == 0);
+    CU_ASSERT_EQUAL(parts_read(small, 7, 0, n_small), n_small);
+    CU_ASSERT_EQUAL(parts_read(small, 1000, 0, n_small), n_small);
+    unlink(small);
+    CU_ASSERT_FATAL(write_tmp(b.p, small_len - 1, small, sizeof(small)) == 0);
+    CU_ASSERT_EQUAL(parts_read(small, 7, 1, n_small - 1), n_small - 1);
+    unlink(small);
+    static const uint32_t sizes[] = { 65536, 262160, 1u << 20, 3u << 20 };
+    for (int cut = 0; cut <= 1; cut++) {
+        CU_ASSERT_FATAL(write_tmp(b.p, cut ? b.len - 1 : b.len, path, sizeof(path)) == 0);
+        for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+            CU_ASSERT_EQUAL(parts_read(path, sizes[i], cut, cut ? n - 1 : n), cut ? n - 1 : n);
+        unlink(path);
+    }
+    /* Not to be read in parts: pcapng, parts above 3.75 MB, or none. */
+    char err[512];
+    CU_ASSERT_FATAL(write_tmp(b.p, b.len, path, sizeof(path)) == 0);
+    struct cap_source *s = cap_file_open(path, err, sizeof(err));
+    CU_ASSERT_FATAL(s != NULL);
+    CU_ASSERT_EQUAL(cap_file_parts(s, 4u << 20), 0);
+    CU_ASSERT_EQUAL(cap_file_parts(s, 0), 0);
+    s->ops->close(s);
+    unlink(path);
+    struct expect e;
+    bb_free(&b);
+    build_ng(&b, &e, 0);
+    CU_ASSERT_FATAL(write_tmp(b.p, b.len, path, sizeof(path)) == 0);
+    s = cap_file_open(path, err, sizeof(err));
+    CU_ASSERT_FATAL(s != NULL);
+    CU_ASSERT_EQUAL(cap_file_parts(s, 65536), 0);
+    s->ops->close(s);
+    unlink(path);
     bb_free(&b);
 }
 
@@ -1277,6 +1412,7 @@ int test_cap_register(void)
         return -1;
     if (!CU_add_test(s, "pcap: four variants, bursts, mmap, libpcap", test_pcap_variants) ||
         !CU_add_test(s, "pcap: records cut by the read buffer's end", test_pcap_refill) ||
+        !CU_add_test(s, "pcap: read in parts by two readers in turn", test_pcap_parts) ||
         !CU_add_test(s, "pcapng: both orders, sections, SPB, PB, skips", test_pcapng_both_orders) ||
         !CU_add_test(s, "pcapng: if_tsresol and if_tsoffset", test_pcapng_tsresol) ||
         !CU_add_test(s, "pcapng: agrees with libpcap", test_pcapng_vs_libpcap) ||
