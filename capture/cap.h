@@ -110,9 +110,10 @@ struct cap_source *cap_file_open_mem(const uint8_t *buf, size_t len,
  *                                   end, or a bad record ended it).
  * cap_file_part_rewind() delivers the part again, its counters as at
  * cap_file_part_begin(). The counters (stats) are those of the parts this
- * source read. cap_file_parts() switches a source from cap_file_open() to
- * parts and says how many there are; 0: this source cannot (not a classic
- * pcap read by the stream reader, or 'bytes' is 0 or above 3.75 MB). */
+ * source read. cap_file_parts() says how many parts of 'bytes' a source from
+ * cap_file_open() has; 0: it cannot be read in parts (not a classic pcap
+ * read by the stream reader, or 'bytes' is 0 or above 3.75 MB). The first
+ * cap_file_part_load() switches the source to parts for good. */
 uint64_t cap_file_parts(struct cap_source *s, uint32_t bytes);
 uint64_t cap_file_part_first(struct cap_source *s);
 int  cap_file_part_load(struct cap_source *s, uint64_t part);

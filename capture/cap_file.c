@@ -968,8 +968,6 @@ uint64_t cap_file_parts(struct cap_source *s, uint32_t bytes)
         return 0;
     f->fsize = (uint64_t)sb.st_size;
     f->part_bytes = bytes;
-    f->part_mode = 1;
-    f->eof = 1;                         /* nothing until a part begins */
     uint64_t body = f->fsize - PCAP_HDR_LEN;
     return body ? (body + bytes - 1) / bytes : 1;
 }
@@ -984,6 +982,7 @@ int cap_file_part_load(struct cap_source *s, uint64_t part)
 {
     struct cap_file *f = (struct cap_file *)s;
     uint64_t start = PCAP_HDR_LEN + part * f->part_bytes;
+    f->part_mode = 1;
     f->sbase = (size_t)start;
     f->len = 0;
     f->off = 0;

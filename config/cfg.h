@@ -182,6 +182,7 @@ struct cfg {
     uint32_t ring_size;             /* records per ring, power of two, default 65536 */
     uint32_t replay_ring_size;      /* the same for replay's worker rings, default 8192 */
     bool ring_block;                /* replay: wait when a ring is full instead of dropping; default true */
+    uint32_t replay_part_kb;        /* replay, several workers: each reads parts of this size, 0: all */
 
     /* Detectors (detect/det_*.c): one sub-struct per detector. */
     struct {

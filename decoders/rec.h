@@ -22,6 +22,8 @@ enum rec_kind {
     REC_END  = 4,       /* producer finished (end of replay / shutdown) */
     REC_FINDING = 5,    /* struct finding_cand (detect/finding.h), detect -> output */
     REC_CONN = 6,       /* struct conn_event: handshake outcome, worker -> detect */
+    REC_MARK = 7,       /* replay in parts: the worker's next records come after
+                         * this one's order (the merge goes on; nothing else) */
 };
 
 /* Why a flow record was written. */
@@ -160,9 +162,10 @@ struct dns_rec {
 
 /* Where in the packet stream a record was made, so the detection thread can
  * merge the rings of several replay workers into the one order a single
- * worker gives (sensor/pipeline.c). Every replay worker reads every packet,
- * so all of them count the same packet index and tick before the same
- * packets (the first of each new second of packet time); within one packet
+ * worker gives (sensor/pipeline.c). Every replay worker knows every packet's
+ * index in the stream (it reads every packet, or a packet handed over
+ * carries its index) and ticks before the same packets (the first of each
+ * new second of packet time); within one packet
  * the stages run in this order. Records of the same (packet, stage) come
  * from one worker only, except the timer stages, whose records each worker
  * sorts by content (rec_order_cmp) before sending. */

@@ -9,6 +9,7 @@
 #include "lists.h"
 #include "dga.h"
 #include "domain.h"
+#include "bigmem.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -564,8 +565,8 @@ workers_new(const struct cfg *c, int block)
     return ws;
 }
 
-/* Hand-over rings between every two of n live workers (see worker.n_fwd):
- * 0, or -1 without memory (workers_free() frees what was made). */
+/* Hand-over rings between every two of n workers (see worker.n_fwd): 0,
+ * or -1 without memory (workers_free() frees what was made). */
 static int
 workers_link(struct worker *ws, unsigned n)
 {
@@ -599,10 +600,55 @@ workers_free(struct worker *ws, unsigned n)
             ring_free(ws[i].fwd_out[j]);    /* each ring once: by its producer */
         free(ws[i].fwd_out);
         free(ws[i].fwd_in);
+        for (unsigned j = 0; ws[i].ovf && j < n; j++)
+            big_free(ws[i].ovf[j].buf, ws[i].ovf[j].cap);
+        free(ws[i].ovf);
+        struct parts_own *o = &ws[i].own;
+        free(o->b), free(o->p), free(o->st), free(o->ix), free(o->ev);
+    }
+    if (ws && n && ws[0].baton) {
+        free((void *)ws[0].n_parts);
+        free(ws[0].baton);
     }
     for (unsigned i = 0; ws && i < n; i++)
         worker_fini(&ws[i]);
     free(ws);
+}
+
+/* Replay by several workers in parts (worker.c, parts_main) where every
+ * file can be read so (classic pcap) and replay_part_kb is not 0; else each
+ * worker reads every packet (n_share). 0 (either way), or -1 without memory. */
+static int
+replay_parts(const struct cfg *c, struct worker *ws, unsigned nw, int n_files)
+{
+    uint32_t bytes = c->replay_part_kb * 1024u;
+    if (!bytes)
+        return 0;
+    uint64_t *np = calloc((size_t)n_files, sizeof(*np));
+    struct parts_baton *bt = calloc(1, sizeof(*bt));
+    if (!np || !bt) {
+        free(np), free(bt);
+        return -1;
+    }
+    for (int i = 0; i < n_files; i++) {
+        if (!(np[i] = cap_file_parts(ws[0].srcs[i], bytes))) {
+            free(np), free(bt);
+            return 0;                   /* pcapng (or a source that cannot): all read all */
+        }
+    }
+    bt->first = cap_file_part_first(ws[0].srcs[0]);
+    for (unsigned k = 0; k < nw; k++) {
+        for (int i = 0; i < n_files && k; i++)
+            (void)cap_file_parts(ws[k].srcs[i], bytes);
+        ws[k].n_share = 1;
+        ws[k].baton = bt;
+        ws[k].n_parts = np;
+        if (!(ws[k].ovf = calloc(nw, sizeof(*ws[k].ovf)))) {
+            ws[0].baton = bt, ws[0].n_parts = np;   /* for workers_free() */
+            return -1;
+        }
+    }
+    return workers_link(ws, nw);
 }
 
 static int
@@ -691,6 +737,12 @@ cmd_replay(int argc, char **argv)
             cfg_free(&c);
             return 2;
         }
+    }
+    if (!dpdk && !strcmp(how, "file") && nw > 1 && replay_parts(&c, ws, nw, o.n_files) < 0) {
+        fprintf(stderr, "mirrorguard: out of memory\n");
+        workers_free(ws, nw);
+        cfg_free(&c);
+        return 1;
     }
     p.cfg = &c;
     p.workers = ws;

@@ -64,6 +64,19 @@ struct worker_stats {
     double cpu_seconds;             /* this worker thread's CPU time */
 };
 
+/* Replay in parts (worker.c, parts_main): passed from the reader of each
+ * part to the reader of the next, the only thing that goes in file order
+ * between them: where the next part's first record starts and the stream's
+ * state there. */
+struct parts_baton {
+    _Atomic uint64_t ready;         /* the part (counted over all files) it is for */
+    _Atomic int abort;              /* a worker stopped early: nobody waits any more */
+    uint64_t first;                 /* file offset of that part's first record */
+    uint64_t pkt_idx;               /* packets before it */
+    uint64_t clock, next_tick;      /* the worker clock there (now_ns, next_tick_ns) */
+    int ended;                      /* its file ended in an earlier part (bad record) */
+};
+
 struct worker {
     unsigned id;
     pthread_t thread;
@@ -103,6 +116,39 @@ struct worker {
     _Atomic uint32_t fwd_taken;     /* our packets handed over as the source's buffer, not yet back */
     _Atomic int fwd_stopped;        /* out of its capture loop: hands nothing over any more */
     uint32_t fwd_take_max;          /* beyond this many, hand over copies */
+    /* Replay in parts (replay_part_kb): with n_fwd workers, this one reads
+     * parts id, id + n_fwd, ... of the files (counted over all files) and
+     * hands each packet to its flow's worker, itself included (fwd_out[id]
+     * is its own ring), as headers where that is enough. It takes the parts
+     * in file order from the ring of each part's reader. NULL: not in parts. */
+    struct parts_baton *baton;
+    const uint64_t *n_parts;        /* parts of each file */
+    uint64_t part_next;             /* the next part to take */
+    uint64_t part_base;             /* index of that part's first packet */
+    uint64_t mark_idx;              /* pkt_idx of the last REC_MARK */
+    struct parts_ovf {              /* records for fwd_out[o] that found it full */
+        uint8_t *buf;               /* ring_hdr + record, RING_ALIGN apart */
+        size_t len, cap, head;
+        int cur;                    /* the record being written is here */
+    } *ovf;
+    /* The packets of the part being split that are this worker's own,
+     * decoded, until it takes that part (their data stays in the source's
+     * buffer till then), and what else it must do there (ticks, clock,
+     * an ICMP error's quote): no ring of its own. */
+    struct parts_own {
+        struct cap_pkt *b;
+        struct dec_pkt *p;
+        enum dec_status *st;
+        uint64_t *ix;
+        size_t n, cap;
+        struct parts_ev {
+            uint64_t idx, clock;
+            uint32_t kind;              /* FWD_TICK, FWD_CLOCK, FWD_QUOTE */
+            struct cap_pkt b;           /* FWD_QUOTE: the ICMP error */
+        } *ev;
+        size_t nev, capev;
+        uint64_t end;                   /* index of the next part's first packet */
+    } own;
     uint32_t idle_sleep_us;         /* live DPDK: sleep when idle (capture.dpdk.idle_sleep_us) */
     uint32_t idle_polls;            /* empty polls in a row */
     uint64_t pkt_idx;               /* packets read so far (all, owned or not) */

@@ -100,8 +100,12 @@ worker_fini(struct worker *w)
 
 /* ==== Records out ==== */
 
+static int parts_push_all(struct worker *w);
+
 /* Room for one record: in replay wait for the consumer (so the output does
- * not depend on speed), live drop and count. */
+ * not depend on speed), live drop and count. Replay in parts: what this
+ * worker owes the others goes out meanwhile (they may be what the
+ * consumer waits for). */
 static void *
 rec_reserve(struct worker *w, uint32_t kind, uint32_t len)
 {
@@ -110,6 +114,8 @@ rec_reserve(struct worker *w, uint32_t kind, uint32_t len)
         if (p || !w->block)
             return p;
         w->st.ring_waits++;
+        if (w->baton)
+            (void)parts_push_all(w);
         /* Sleep rather than spin: on a small machine the consumers need
          * this core to make room. */
         struct timespec ts = { 0, 20000 };
@@ -278,6 +284,8 @@ icmp_unreachable(struct worker *w, const struct dec_pkt *p, uint64_t ts)
     q.vlan = p->vlan;
     if (w->n_share > 1 && dv_worker(dispatch_of_pkt(&q), w->n_share) != w->id)
         return;                         /* the quoted flow is another worker's */
+    if (w->baton && dv_worker(dispatch_of_pkt(&q), w->n_fwd) != w->id)
+        return;                         /* replay in parts: it has a copy (FWD_QUOTE) */
     w->order = (w->order & ~7ull) | REC_STAGE_REJECT;
     if (flow_reject(w->flows, &q, &ev)) {
         ev.ts_ns = ts;
@@ -563,10 +571,12 @@ count_pkt(struct worker *w, const struct cap_pkt *b, enum dec_status st, const s
  * p[i] with hash h[i] when ok[i], ours when own[i]. app[i], when given, is
  * app_classify() of the packet's payload as its sender worked it out
  * (headers handed over without the payload, fwd_dec); else it is worked out
- * here from p[i].payload. */
+ * here from p[i].payload. ix[i], when given, is the packet's index in the
+ * stream (replay in parts); else the packets follow the last one read. */
 static inline __attribute__((always_inline)) void
 burst_account(struct worker *w, const struct cap_pkt *b, unsigned n, const struct dec_pkt *p,
-              const uint64_t *h, const uint8_t *ok, const uint8_t *own, const uint8_t *app)
+              const uint64_t *h, const uint8_t *ok, const uint8_t *own, const uint8_t *app,
+              const uint64_t *ix)
 {
     uint64_t base = w->pkt_idx;
     /* The entry prefetch runs a few packets ahead of its use: far enough for
@@ -588,13 +598,13 @@ burst_account(struct worker *w, const struct cap_pkt *b, unsigned n, const struc
         if (b[i].ts_ns > w->now_ns) {
             w->now_ns = b[i].ts_ns;
             if (w->now_ns >= w->next_tick_ns) {
-                w->order = REC_ORDER(base + i, REC_STAGE_TIMER_FLOW);
+                w->order = REC_ORDER(ix ? ix[i] : base + i, REC_STAGE_TIMER_FLOW);
                 worker_tick(w);
             }
         }
         if (!ok[i])
             continue;
-        w->order = REC_ORDER(base + i, REC_STAGE_FLOW);
+        w->order = REC_ORDER(ix ? ix[i] : base + i, REC_STAGE_FLOW);
         if (own[i]) {
             if (flow_packet_h(w->flows, &p[i], h[i], b[i].ts_ns, &hit, emit_flow, w) != 0)
                 continue;               /* mirror duplicate */
@@ -614,11 +624,11 @@ burst_account(struct worker *w, const struct cap_pkt *b, unsigned n, const struc
         if (is_unreachable(&p[i]))
             icmp_unreachable(w, &p[i], b[i].ts_ns);
         if (own[i] && w->cfg->dns.enabled && (p[i].payload_len || (p[i].tcp_flags & 0x02))) {
-            w->order = REC_ORDER(base + i, REC_STAGE_DNS);
+            w->order = REC_ORDER(ix ? ix[i] : base + i, REC_STAGE_DNS);
             worker_dns(w, &p[i], b[i].ts_ns);
         }
     }
-    w->pkt_idx = base + n;
+    w->pkt_idx = ix ? (n ? ix[n - 1] + 1 : base) : base + n;
     /* A tick without a packet (live, idle) comes before the next one. */
     w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
 }
@@ -628,7 +638,7 @@ burst_account(struct worker *w, const struct cap_pkt *b, unsigned n, const struc
  * account. The flow table is far bigger than the caches, so a burst waits
  * for memory roughly once instead of twice per packet. */
 static void
-worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
+worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n, const uint64_t *ix)
 {
     struct dec_pkt p[CAP_BURST];
     uint64_t h[CAP_BURST];
@@ -670,7 +680,7 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n)
         if (ok[i])
             flow_prefetch(w->flows, h[i]);
     }
-    burst_account(w, b, n, p, h, ok, own, NULL);
+    burst_account(w, b, n, p, h, ok, own, NULL, ix);
 }
 
 /* Add what a source has counted so far to 'to'. Every replay worker reads
@@ -768,8 +778,17 @@ worker_finish(struct worker *w)
 
 /* ==== Hand-over between live workers (n_fwd > 1) ==== */
 
-/* Two kinds of record in a hand-over ring. */
-enum { FWD_PKT = 1, FWD_DEC = 2 };
+/* The kinds of record in a hand-over ring: packets (FWD_PKT, FWD_DEC) and,
+ * replay in parts only, what a part's reader tells every worker
+ * (struct fwd_ctl): where the part begins and ends in the stream, the
+ * ticks, and the clock where a packet is older than the newest before it. */
+enum { FWD_PKT = 1, FWD_DEC = 2, FWD_BEGIN = 3, FWD_END = 4, FWD_TICK = 5, FWD_CLOCK = 6,
+       FWD_QUOTE = 7 /* a struct fwd_pkt: an ICMP error for the flow it quotes only */ };
+
+struct fwd_ctl {
+    uint64_t idx;               /* BEGIN, TICK: the packet's index; END: the next part's first */
+    uint64_t clock;             /* TICK, CLOCK: the worker clock from there */
+};
 
 /* FWD_PKT: a packet handed to its flow's worker: as the source's own buffer
  * when the source lets it go (cap_ops.take: DPDK's mbuf, no copy), else
@@ -778,7 +797,8 @@ struct fwd_pkt {
     uint64_t ts_ns;
     uint32_t caplen, wirelen;
     uint16_t linktype;
-    uint8_t _pad[6];
+    uint16_t _pad;
+    uint32_t idx_off;           /* replay in parts: index in the stream less the part's first */
     const uint8_t *ref;         /* taken: the bytes in the source's buffer; NULL: in data[] */
     void *handle;               /* taken: what the sender's put_taken() gives back */
     uint8_t data[];
@@ -795,6 +815,7 @@ struct fwd_dec {
     uint64_t ts_ns;
     uint32_t caplen, wirelen;
     uint32_t vni, ip_len, payload_len;
+    uint32_t idx_off;           /* replay in parts: as in fwd_pkt */
     uint16_t sport, dport, vlan;
     uint8_t status, family, proto, tcp_flags, partial, tunnels, tun_kinds, app;
     uint8_t addr[];             /* source then destination: 4 or 16 bytes each */
@@ -831,6 +852,7 @@ fwd_dec_fill(struct fwd_dec *d, const struct cap_pkt *b, enum dec_status st,
     d->tunnels = p->tunnels;
     d->tun_kinds = p->tun_kinds;
     d->app = p->proto == 6 && p->payload_len ? app_classify(p->payload, p->payload_len) : APP_NONE;
+    d->idx_off = 0;
     memcpy(d->addr, p->src.b, al);
     memcpy(d->addr + al, p->dst.b, al);
 }
@@ -861,15 +883,23 @@ fwd_dec_read(const struct fwd_dec *d, struct dec_pkt *p, struct cap_pkt *b)
     b->wirelen = d->wirelen;
 }
 
-/* Whether a decoded packet goes over as its headers (FWD_DEC): so
- * configured (capture.dpdk.handover_headers), and its payload is read by
- * nothing but app_classify(). */
+/* Whether a decoded packet's payload is read by nothing but
+ * app_classify(), so that its headers (FWD_DEC) are enough for its flow's
+ * worker: not ICMP, not DNS. */
+static int
+fwd_headers_enough(const struct worker *w, const struct dec_pkt *p)
+{
+    if (p->proto == 1 || p->proto == 58)
+        return 0;
+    return !(w->cfg->dns.enabled && (is_dns_port(w, p->sport) || is_dns_port(w, p->dport)));
+}
+
+/* Live: whether a packet goes over as its headers (FWD_DEC): so configured
+ * (capture.dpdk.handover_headers), and they are enough. */
 static int
 fwd_headers_do(const struct worker *w, const struct dec_pkt *p)
 {
-    if (!w->cfg->capture.dpdk.handover_headers || p->proto == 1 || p->proto == 58)
-        return 0;
-    return !(w->cfg->dns.enabled && (is_dns_port(w, p->sport) || is_dns_port(w, p->dport)));
+    return w->cfg->capture.dpdk.handover_headers && fwd_headers_enough(w, p);
 }
 
 /* Whose flow a decoded packet is: its dispatch value (decoders/dispatch.h)
@@ -938,6 +968,8 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
         f->caplen = b[i].caplen;
         f->wirelen = b[i].wirelen;
         f->linktype = b[i].linktype;
+        f->_pad = 0;
+        f->idx_off = 0;
         f->handle = h;
         f->ref = h ? b[i].data : NULL;
         if (h)
@@ -959,7 +991,7 @@ fwd_split(struct worker *w, struct cap_source *src, const struct cap_pkt *b, uns
  * without the decoding, then passes two and three. */
 static void
 decoded_burst(struct worker *w, const struct cap_pkt *b, unsigned n, const struct dec_pkt *p,
-              const enum dec_status *st, const uint8_t *app)
+              const enum dec_status *st, const uint8_t *app, const uint64_t *ix)
 {
     uint64_t h[CAP_BURST];
     uint8_t ok[CAP_BURST], own[CAP_BURST];
@@ -975,12 +1007,12 @@ decoded_burst(struct worker *w, const struct cap_pkt *b, unsigned n, const struc
             flow_prefetch(w->flows, h[i]);
         }
     }
-    burst_account(w, b, n, p, h, ok, own, app);
+    burst_account(w, b, n, p, h, ok, own, app, ix);
 }
 
 /* A burst of packets handed over as their headers (FWD_DEC records). */
 static void
-fwd_dec_burst(struct worker *w, const struct fwd_dec *const *d, unsigned n)
+fwd_dec_burst(struct worker *w, const struct fwd_dec *const *d, unsigned n, const uint64_t *ix)
 {
     struct cap_pkt b[CAP_BURST];
     struct dec_pkt p[CAP_BURST];
@@ -991,7 +1023,20 @@ fwd_dec_burst(struct worker *w, const struct fwd_dec *const *d, unsigned n)
         st[i] = (enum dec_status)d[i]->status;
         app[i] = d[i]->app;
     }
-    decoded_burst(w, b, n, p, st, app);
+    decoded_burst(w, b, n, p, st, app, ix);
+}
+
+/* The packet a FWD_PKT record stands for. */
+static inline void
+fwd_pkt_cap(const struct fwd_pkt *f, struct cap_pkt *b)
+{
+    b->data = f->ref ? f->ref : f->data;
+    b->caplen = f->caplen;
+    b->wirelen = f->wirelen;
+    b->ts_ns = f->ts_ns;
+    b->linktype = f->linktype;
+    b->_pad = 0;
+    b->_pad2 = 0;
 }
 
 /* Process what the other workers handed over, a burst at a time (a burst is
@@ -1036,23 +1081,16 @@ fwd_drain(struct worker *w)
                     for (unsigned l = 0; l < CAP_TAKEN_LINES; l++)
                         __builtin_prefetch((const char *)f->handle + 64 * l, 1);
                 }
-                b[n].data = f->ref ? f->ref : f->data;
-                b[n].caplen = f->caplen;
-                b[n].wirelen = f->wirelen;
-                b[n].ts_ns = f->ts_ns;
-                b[n].linktype = f->linktype;
-                b[n]._pad = 0;
-                b[n]._pad2 = 0;
-                n++;
+                fwd_pkt_cap(f, &b[n++]);
             }
             if (!n)
                 break;
             got += n;
             w->st.fwd_received += n;
             if (burst_kind == FWD_DEC)
-                fwd_dec_burst(w, d, n);
+                fwd_dec_burst(w, d, n, NULL);
             else
-                worker_burst(w, b, n);
+                worker_burst(w, b, n, NULL);
             if (nt) {                           /* processed: the mbufs go back */
                 sender->srcs[0]->ops->put_taken(taken, nt);
                 atomic_fetch_sub_explicit(&sender->fwd_taken, nt, memory_order_relaxed);
@@ -1110,6 +1148,603 @@ fwd_finish(struct worker *w)
     }
 }
 
+
+/* ==== Replay in parts ====
+ *
+ * With several workers, a replay of classic pcap files need not have every
+ * worker read every packet (n_share): worker k reads parts k, k+N, ... of
+ * the files (cap_file_parts; parts counted over all files), decodes each
+ * packet of them once and hands it to its flow's worker, itself included,
+ * as live DPDK does (FWD_DEC, or FWD_PKT copied where the payload is read:
+ * DNS, ICMP). A worker takes the parts in file order, each from the ring of
+ * its reader, so it sees its packets in the order of the file, and what it
+ * would have learnt from the packets it does not see comes with them: each
+ * packet's index in the stream (mg_rec.order), the ticks (FWD_TICK, to every
+ * worker) and the clock where a packet is older than the newest before it
+ * (FWD_CLOCK). The records are the same as one worker's (tests/workers_equal.sh).
+ *
+ * Only the reading of a part can tell where the next one's first record
+ * starts: a worker loads its part's bytes, waits for the baton (struct
+ * parts_baton), walks the part's record headers and passes the baton on,
+ * then reads the part again to split it. A worker that must wait (for the
+ * baton, a part, room in a ring) takes what it may meanwhile, and tells the
+ * merge how far it has come (REC_MARK): no worker waits on one that waits. */
+
+/* The replay clock moving to a packet's time (as burst_account() moves
+ * it): 1 when a tick comes before the packet. */
+static inline int
+parts_clock(uint64_t *clock, uint64_t *next_tick, uint64_t ts)
+{
+    if (ts <= *clock)
+        return 0;
+    *clock = ts;
+    if (ts < *next_tick)
+        return 0;
+    *next_tick = (ts / NS_PER_S + 1) * NS_PER_S;   /* as worker_tick() */
+    return 1;
+}
+
+/* Wait a little (one round of a wait loop): spin first, then give the core
+ * to the detection and output threads. */
+static void
+parts_pause(unsigned *spins)
+{
+    if (++*spins < 64) {
+        __builtin_ia32_pause();
+        return;
+    }
+    if (*spins < 256) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = { 0, 20000 };
+    nanosleep(&ts, NULL);
+}
+
+static int
+parts_stopped(const struct worker *w)
+{
+    return atomic_load_explicit(&g_stop, memory_order_relaxed) ||
+           atomic_load_explicit(&w->baton->abort, memory_order_relaxed);
+}
+
+/* Tell the merge how far this worker has come (pipeline.c, detect_merge):
+ * its next records come after every packet it has taken. A worker that
+ * waits for a part would otherwise hold the merge up, while the worker
+ * it waits for may itself wait for room in its ring. */
+static void
+parts_mark(struct worker *w)
+{
+    if (w->pkt_idx <= w->mark_idx)
+        return;                         /* said already */
+    w->mark_idx = w->pkt_idx;
+    uint64_t saved = w->order;
+    w->order = REC_ORDER(w->pkt_idx, 0) - 1;    /* below the next packet's first stage */
+    emit_mark(w, REC_MARK);
+    w->order = saved;
+    ring_flush(w->out);
+}
+
+/* One control record of the part being taken; 1 at its end. */
+static int
+parts_ctl(struct worker *w, uint32_t kind, const struct fwd_ctl *c)
+{
+    switch (kind) {
+    case FWD_BEGIN:
+        w->part_base = c->idx;
+        return 0;
+    case FWD_TICK:
+        w->now_ns = c->clock;
+        w->order = REC_ORDER(c->idx, REC_STAGE_TIMER_FLOW);
+        worker_tick(w);
+        return 0;
+    case FWD_CLOCK:
+        if (c->clock > w->now_ns)
+            w->now_ns = c->clock;
+        return 0;
+    case FWD_END:
+        w->pkt_idx = c->idx;
+        w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
+        return 1;
+    }
+    return 0;
+}
+
+/* An ICMP error whose own flow is another worker's, for the flow it quotes,
+ * which is this worker's (as burst_account() does with it). */
+static void
+parts_quote_at(struct worker *w, const struct fwd_pkt *f, const uint8_t *data, uint64_t idx)
+{
+    struct dec_pkt p;
+    if (f->ts_ns > w->now_ns)
+        w->now_ns = f->ts_ns;           /* the tick, if any, came before it */
+    if (!dec_has_flow(dec_packet(w->dec, f->linktype, data, f->caplen, &p)))
+        return;
+    w->order = REC_ORDER(idx, REC_STAGE_FLOW);
+    icmp_unreachable(w, &p, f->ts_ns);
+}
+
+static void
+parts_quote(struct worker *w, const struct fwd_pkt *f, uint64_t base)
+{
+    parts_quote_at(w, f, f->data, base + f->idx_off);
+}
+
+/* Take this worker's own part: its own packets, decoded when it was split,
+ * a burst at a time, and what else comes at their places. */
+static void
+parts_take_own(struct worker *w)
+{
+    struct parts_own *o = &w->own;
+    size_t i = 0, e = 0;
+    while (i < o->n || e < o->nev) {
+        if (e < o->nev && (i == o->n || o->ev[e].idx <= o->ix[i])) {
+            const struct parts_ev *v = &o->ev[e++];
+            if (v->kind == FWD_QUOTE) {
+                struct fwd_pkt f = { .ts_ns = v->b.ts_ns, .caplen = v->b.caplen,
+                                     .linktype = v->b.linktype };
+                parts_quote_at(w, &f, v->b.data, v->idx);
+            } else {
+                struct fwd_ctl c = { .idx = v->idx, .clock = v->clock };
+                (void)parts_ctl(w, v->kind, &c);
+            }
+            continue;
+        }
+        uint64_t lim = e < o->nev ? o->ev[e].idx : UINT64_MAX;
+        unsigned n = 0;
+        while (i + n < o->n && n < CAP_BURST && o->ix[i + n] < lim)
+            n++;
+        decoded_burst(w, &o->b[i], n, &o->p[i], &o->st[i], NULL, &o->ix[i]);
+        i += n;
+    }
+    w->pkt_idx = o->end;
+    w->order = REC_ORDER(w->pkt_idx, REC_STAGE_TIMER_FLOW);
+}
+
+/* Take the parts handed to this worker, in file order, up to and including
+ * part 'upto': 1 when all are taken, 0 when the next is not all there yet.
+ * Packets go a burst at a time (a burst is records of one kind). */
+static int
+parts_take(struct worker *w, uint64_t upto)
+{
+    struct cap_pkt b[CAP_BURST];
+    const struct fwd_dec *d[CAP_BURST];
+    uint64_t ix[CAP_BURST];
+    while (w->part_next <= upto) {
+        if (w->part_next % w->n_fwd == w->id) {
+            parts_take_own(w);
+            w->part_next++;
+            continue;
+        }
+        struct ring *r = w->fwd_in[w->part_next % w->n_fwd];
+        uint64_t pos = ring_pos(r), at = pos;
+        unsigned n = 0;
+        uint32_t kind, len, burst_kind = 0;
+        const void *rec;
+        int end = 0;
+        while ((rec = ring_next(r, &pos, &kind, &len))) {
+            if (kind == FWD_DEC || kind == FWD_PKT) {
+                if (n == CAP_BURST || (n && kind != burst_kind))
+                    break;                      /* the next burst's first */
+                burst_kind = kind;
+                if (kind == FWD_DEC) {
+                    d[n] = rec;
+                    ix[n] = w->part_base + d[n]->idx_off;
+                } else {
+                    const struct fwd_pkt *f = rec;
+                    fwd_pkt_cap(f, &b[n]);
+                    ix[n] = w->part_base + f->idx_off;
+                }
+                n++;
+                at = pos;
+                continue;
+            }
+            if (n)
+                break;                          /* the burst first, then this */
+            at = pos;
+            if (kind == FWD_QUOTE)
+                parts_quote(w, rec, w->part_base);
+            else if ((end = parts_ctl(w, kind, rec)))
+                break;
+        }
+        if (n) {
+            if (burst_kind == FWD_DEC)
+                fwd_dec_burst(w, d, n, ix);
+            else
+                worker_burst(w, b, n, ix);
+            if (w->part_next % w->n_fwd != w->id)
+                w->st.fwd_received += n;
+        }
+        ring_release_to(r, at);
+        if (end)
+            w->part_next++;
+        else if (!n && !rec)
+            return 0;                           /* the rest is not there yet */
+    }
+    return 1;
+}
+
+/* Records for worker o that did not fit its ring (parts_reserve) go into
+ * them as room comes: 1 when none is left. */
+static int
+parts_push(struct worker *w, unsigned o)
+{
+    struct parts_ovf *v = &w->ovf[o];
+    while (v->head < v->len) {
+        const struct ring_hdr *e = (const void *)(v->buf + v->head);
+        void *rec = ring_reserve(w->fwd_out[o], e->len, e->kind);
+        if (!rec) {
+            ring_flush(w->fwd_out[o]);
+            return 0;
+        }
+        memcpy(rec, e + 1, e->len);
+        ring_commit(w->fwd_out[o]);
+        v->head += sizeof(*e) + ((e->len + RING_ALIGN - 1) & ~(size_t)(RING_ALIGN - 1));
+    }
+    v->head = v->len = 0;
+    ring_flush(w->fwd_out[o]);
+    return 1;
+}
+
+static int
+parts_push_all(struct worker *w)
+{
+    int done = 1;
+    for (unsigned o = 0; o < w->n_fwd; o++)
+        if (w->ovf[o].len)
+            done &= parts_push(w, o);
+    return done;
+}
+
+/* One round of a wait: what this worker still owes the others' rings goes
+ * out, it tells the merge how far it has come, and pauses. 0, or -1 when the
+ * replay stops early. */
+static int
+parts_wait(struct worker *w, unsigned *spins)
+{
+    if (parts_stopped(w))
+        return -1;
+    parts_push_all(w);
+    parts_mark(w);
+    ring_flush(w->out);
+    parts_pause(spins);
+    return 0;
+}
+
+/* Take up to part 'upto', waiting for what is not there yet: 0, or -1 when
+ * the replay stops early. */
+static int
+parts_take_all(struct worker *w, uint64_t upto)
+{
+    unsigned spins = 0;
+    while (!parts_take(w, upto))
+        if (parts_wait(w, &spins) < 0)
+            return -1;
+    ring_flush(w->out);
+    return 0;
+}
+
+/* Room for a record to worker o. A part's reader never waits for room:
+ * waiting, it could hold up a worker that waits for it (through the merge,
+ * the records of a part the reader has not finished); what does not fit
+ * waits in w->ovf[o], in order, until parts_push() finds room. NULL
+ * without memory. */
+static void *
+parts_reserve(struct worker *w, unsigned o, uint32_t len, uint32_t kind)
+{
+    struct parts_ovf *v = &w->ovf[o];
+    if (!v->len || parts_push(w, o)) {
+        void *rec = ring_reserve(w->fwd_out[o], len, kind);
+        if (rec) {
+            v->cur = 0;
+            return rec;
+        }
+    }
+    size_t need = sizeof(struct ring_hdr) + ((len + RING_ALIGN - 1) & ~(size_t)(RING_ALIGN - 1));
+    if (v->len + need > v->cap) {
+        size_t nc = v->cap ? v->cap : (size_t)1 << 20;
+        while (nc < v->len + need)
+            nc *= 2;
+        uint8_t *nb = big_realloc(v->buf, v->cap, nc);
+        if (!nb)
+            return NULL;
+        v->buf = nb;
+        v->cap = nc;
+    }
+    struct ring_hdr *e = (void *)(v->buf + v->len);
+    e->len = len;
+    e->kind = kind;
+    v->len += need;
+    v->cur = 1;
+    w->st.ring_waits++;
+    return e + 1;
+}
+
+static inline void
+parts_commit(struct worker *w, unsigned o)
+{
+    if (!w->ovf[o].cur)
+        ring_commit(w->fwd_out[o]);
+}
+
+/* Grow an array of n used of *cap elements of 'size' to hold one more: 0,
+ * or -1 without memory. */
+static int
+parts_grow(void **a, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 1024;
+    void *na = realloc(*a, nc * size);
+    if (!na)
+        return -1;
+    *a = na;
+    *cap = nc;
+    return 0;
+}
+
+/* Room for more of this worker's own packets: 0, or -1 without memory. */
+static int
+parts_own_grow(struct parts_own *m)
+{
+    size_t nc = m->cap ? m->cap * 2 : 4096;
+    void *b = realloc(m->b, nc * sizeof(*m->b));
+    if (b)
+        m->b = b;
+    void *p = realloc(m->p, nc * sizeof(*m->p));
+    if (p)
+        m->p = p;
+    void *st = realloc(m->st, nc * sizeof(*m->st));
+    if (st)
+        m->st = st;
+    void *ix = realloc(m->ix, nc * sizeof(*m->ix));
+    if (ix)
+        m->ix = ix;
+    if (!b || !p || !st || !ix)
+        return -1;
+    m->cap = nc;
+    return 0;
+}
+
+/* Something to do at packet idx of this worker's own part (parts_own). */
+static int
+parts_own_ev(struct worker *w, uint32_t kind, uint64_t idx, uint64_t clock,
+             const struct cap_pkt *b)
+{
+    struct parts_own *o = &w->own;
+    if (parts_grow((void **)&o->ev, o->nev, &o->capev, sizeof(*o->ev)) < 0)
+        return -1;
+    struct parts_ev *e = &o->ev[o->nev++];
+    e->idx = idx;
+    e->clock = clock;
+    e->kind = kind;
+    if (b)
+        e->b = *b;
+    return 0;
+}
+
+/* A control record to worker o (every worker: o = -1u); this worker's own
+ * go to its list. -1 without memory. */
+static int
+parts_send_ctl(struct worker *w, unsigned o, uint32_t kind, uint64_t idx, uint64_t clock)
+{
+    for (unsigned i = 0; i < w->n_fwd; i++) {
+        if (o != -1u && i != o)
+            continue;
+        if (i == w->id) {
+            if ((kind == FWD_TICK || kind == FWD_CLOCK) &&
+                parts_own_ev(w, kind, idx, clock, NULL) < 0)
+                return -1;
+            continue;
+        }
+        struct fwd_ctl *c = parts_reserve(w, i, sizeof(*c), kind);
+        if (!c)
+            return -1;
+        c->idx = idx;
+        c->clock = clock;
+        parts_commit(w, i);
+    }
+    return 0;
+}
+
+/* A packet copied to worker o (FWD_PKT, FWD_QUOTE): 0, or -1 without memory. */
+static int
+parts_send_pkt(struct worker *w, unsigned o, uint32_t kind, const struct cap_pkt *pk,
+               uint32_t off)
+{
+    struct fwd_pkt *f = parts_reserve(w, o, (uint32_t)(sizeof(*f) + pk->caplen), kind);
+    if (!f)
+        return -1;
+    f->ts_ns = pk->ts_ns;
+    f->caplen = pk->caplen;
+    f->wirelen = pk->wirelen;
+    f->linktype = pk->linktype;
+    f->_pad = 0;
+    f->idx_off = off;
+    f->ref = NULL;
+    f->handle = NULL;
+    memcpy(f->data, pk->data, pk->caplen);
+    parts_commit(w, o);
+    return 0;
+}
+
+/* Hand each packet of the part being read to its flow's worker, with the
+ * stream state 'bt' (the baton the part began with): 0, or -1 (w->err). */
+static int
+parts_split(struct worker *w, struct cap_source *src, const struct parts_baton *bt)
+{
+    struct cap_pkt burst[CAP_BURST];
+    uint64_t idx = bt->pkt_idx, clock = bt->clock, next_tick = bt->next_tick;
+    w->own.n = w->own.nev = 0;
+    if (parts_send_ctl(w, -1u, FWD_BEGIN, idx, 0) < 0)
+        goto nomem;
+    int n;
+    while (!bt->ended && (n = src->ops->rx_burst(src, burst, CAP_BURST)) != CAP_EOF) {
+        if (n < 0) {
+            snprintf(w->err, sizeof(w->err), "capture: %s", src->ops->last_error(src));
+            return -1;
+        }
+        for (int i = 0; i < n; i++, idx++) {
+            prefetch_ahead(burst, (unsigned)n, (unsigned)i);
+            const struct cap_pkt *pk = &burst[i];
+            if (i + 1 < n)
+                __builtin_prefetch(&w->own.p[w->own.n + 1], 1);
+            if (parts_clock(&clock, &next_tick, pk->ts_ns) &&
+                parts_send_ctl(w, -1u, FWD_TICK, idx, clock) < 0)
+                goto nomem;
+            struct dec_pkt p, q;
+            enum dec_status st = dec_packet(w->dec, pk->linktype, pk->data, pk->caplen, &p);
+            /* the packet's own flow's worker, and the quoted flow's for an
+             * ICMP error (as when every worker reads every packet) */
+            unsigned o = dec_has_flow(st) ? dv_worker(dispatch_of_pkt(&p), w->n_fwd) : w->id;
+            unsigned oq = o;
+            if (dec_has_flow(st) && is_unreachable(&p) && decode_quote(&p, &q)) {
+                q.vlan = p.vlan;
+                oq = dv_worker(dispatch_of_pkt(&q), w->n_fwd);
+            }
+            if (pk->ts_ns < clock && (parts_send_ctl(w, o, FWD_CLOCK, idx, clock) < 0 ||
+                                      (oq != o && parts_send_ctl(w, oq, FWD_CLOCK, idx, clock) < 0)))
+                goto nomem;
+            uint32_t off = (uint32_t)(idx - bt->pkt_idx);
+            if (oq != o && (oq == w->id ? parts_own_ev(w, FWD_QUOTE, idx, 0, pk)
+                                        : parts_send_pkt(w, oq, FWD_QUOTE, pk, off)) < 0)
+                goto nomem;
+            if (o == w->id) {
+                struct parts_own *m = &w->own;
+                if (m->n == m->cap && parts_own_grow(m) < 0)
+                    goto nomem;
+                m->b[m->n] = *pk;
+                m->p[m->n] = p;
+                m->st[m->n] = st;
+                m->ix[m->n++] = idx;
+                continue;
+            }
+            if (!dec_has_flow(st) || fwd_headers_enough(w, &p)) {
+                struct fwd_dec *d = parts_reserve(w, o, fwd_dec_len(p.family), FWD_DEC);
+                if (!d)
+                    goto nomem;
+                fwd_dec_fill(d, pk, st, &p);
+                d->idx_off = off;
+                if (o != w->id)
+                    w->st.fwd_headers++;
+                parts_commit(w, o);
+            } else if (parts_send_pkt(w, o, FWD_PKT, pk, off) < 0) {
+                goto nomem;
+            }
+            if (o != w->id)
+                w->st.fwd_sent++;
+        }
+    }
+    w->own.end = idx;
+    if (parts_send_ctl(w, -1u, FWD_END, idx, 0) < 0)
+        goto nomem;
+    for (unsigned i = 0; i < w->n_fwd; i++)
+        if (i != w->id)
+            ring_flush(w->fwd_out[i]);
+    return 0;
+nomem:
+    snprintf(w->err, sizeof(w->err), "replay: out of memory for the records of a part");
+    return -1;
+}
+
+/* Walk the part being read from the baton it began with, 'in', to the
+ * baton for the next part, 'out' (its file's next part, or, 'last', the
+ * next file's first), then rewind it for parts_split(). */
+static void
+parts_walk(struct cap_source *src, const struct parts_baton *in, struct parts_baton *out,
+           int last)
+{
+    struct cap_pkt burst[CAP_BURST];
+    out->pkt_idx = in->pkt_idx;
+    out->clock = in->clock;
+    out->next_tick = in->next_tick;
+    out->ended = in->ended;
+    out->first = in->first;
+    if (!in->ended) {
+        cap_file_part_begin(src, in->first);
+        int n;
+        while ((n = src->ops->rx_burst(src, burst, CAP_BURST)) > 0) {
+            for (int i = 0; i < n; i++)
+                (void)parts_clock(&out->clock, &out->next_tick, burst[i].ts_ns);
+            out->pkt_idx += (uint64_t)n;
+        }
+        out->ended = !cap_file_part_end(src, &out->first);
+        cap_file_part_rewind(src);
+    }
+    if (last) {
+        out->ended = 0;
+        out->first = cap_file_part_first(src);
+    }
+}
+
+/* Wait until the baton is for 'part', taking what may be taken meanwhile:
+ * 0, or -1 when the replay stops early. */
+static int
+parts_wait_baton(struct worker *w, uint64_t part)
+{
+    unsigned spins = 0;
+    while (atomic_load_explicit(&w->baton->ready, memory_order_acquire) != part) {
+        if (part)
+            (void)parts_take(w, part - 1);
+        if (parts_wait(w, &spins) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One worker's replay in parts: its parts of every file, then the rest of
+ * the others'. 0, or -1 (w->err set, or stopped). */
+static int
+parts_main(struct worker *w)
+{
+    uint64_t g = 0;                     /* the current file's first part, over all files */
+    for (unsigned si = 0; si < w->n_srcs; si++) {
+        struct cap_source *src = w->srcs[si];
+        uint64_t np = w->n_parts[si];
+        w->cur_src = src;
+        for (uint64_t k = (w->id + w->n_fwd - g % w->n_fwd) % w->n_fwd; k < np; k += w->n_fwd) {
+            uint64_t part = g + k;
+            if (cap_file_part_load(src, k) < 0) {
+                snprintf(w->err, sizeof(w->err), "capture: %s", src->ops->last_error(src));
+                return -1;
+            }
+            if (parts_wait_baton(w, part) < 0)
+                return -1;
+            struct parts_baton in, out;
+            in.first = w->baton->first;
+            in.pkt_idx = w->baton->pkt_idx;
+            in.clock = w->baton->clock;
+            in.next_tick = w->baton->next_tick;
+            in.ended = w->baton->ended;
+            parts_walk(src, &in, &out, k + 1 == np);
+            w->baton->first = out.first;
+            w->baton->pkt_idx = out.pkt_idx;
+            w->baton->clock = out.clock;
+            w->baton->next_tick = out.next_tick;
+            w->baton->ended = out.ended;
+            atomic_store_explicit(&w->baton->ready, part + 1, memory_order_release);
+            if (parts_split(w, src, &in) < 0 || parts_take_all(w, part) < 0)
+                return -1;
+        }
+        g += np;
+        add_src_stats(w, src, &w->cap_st);
+        w->cur_src = NULL;
+    }
+    /* the others' parts after this worker's last, then the end of the stream */
+    if (parts_take_all(w, g - 1) < 0)
+        return -1;
+    unsigned spins = 0;
+    while (!parts_push_all(w))
+        if (parts_wait(w, &spins) < 0)
+            return -1;
+    if (parts_wait_baton(w, g) < 0)
+        return -1;
+    if (w->baton->clock > w->now_ns)
+        w->now_ns = w->baton->clock;
+    w->pkt_idx = w->baton->pkt_idx;
+    return 0;
+}
+
 void *
 worker_main(void *arg)
 {
@@ -1120,6 +1755,15 @@ worker_main(void *arg)
     /* the default slack (50 us) would stretch every idle sleep */
     if (w->idle_sleep_us)
         (void)prctl(PR_SET_TIMERSLACK, 1000UL);
+    if (w->baton) {
+        if (parts_main(w) < 0) {
+            atomic_store(&w->baton->abort, 1);
+            if (w->err[0])
+                w->exit_code = 1;
+        }
+        worker_finish(w);
+        goto done;
+    }
 
     for (unsigned si = 0; si < w->n_srcs; si++) {
         struct cap_source *src = w->srcs[si];
@@ -1145,11 +1789,11 @@ worker_main(void *arg)
             unsigned got = (unsigned)n;
             if (w->n_fwd > 1) {
                 unsigned k = fwd_split(w, src, burst, (unsigned)n, mine, pm, stm);
-                decoded_burst(w, mine, k, pm, stm, NULL);
+                decoded_burst(w, mine, k, pm, stm, NULL, NULL);
                 src->ops->release(src, burst, (unsigned)n);
                 got += fwd_drain(w);
             } else {
-                worker_burst(w, burst, (unsigned)n);
+                worker_burst(w, burst, (unsigned)n, NULL);
                 src->ops->release(src, burst, (unsigned)n);
             }
             worker_tick(w);
@@ -1167,6 +1811,7 @@ worker_main(void *arg)
     if (w->n_fwd > 1)
         fwd_finish(w);
     worker_finish(w);
+done:;
     struct timespec cpu;
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
         w->st.cpu_seconds = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
