@@ -523,7 +523,7 @@ static const struct key top_keys[] = {
     KU32("ring_size", ring_size, 1024, 16777216, "65536", .flags = K_POW2),
     KU32("replay_ring_size", replay_ring_size, 1024, 16777216, "8192", .flags = K_POW2),
     KBOOL("ring_block", ring_block, "true"),
-    KU32("replay_part_kb", replay_part_kb, 0, 3839, "2048"),
+    KU32("replay_part_kb", replay_part_kb, 0, 3839, "1024"),
     KMAP("capture", capture_keys),
     KMAP("decoder", decoder_keys),
     KMAP("flows", flows_keys),
