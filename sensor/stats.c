@@ -120,8 +120,9 @@ stats_print(FILE *f, const struct pipeline *p, double wall_s)
             t.w.ring_drops, STAT_GET(p->det_drops), t.w.ring_waits, t.c.drops, t.c.bad_records);
     if (t.w.fwd_sent || t.w.fwd_drops)
         fprintf(f, "  hand-over: %" PRIu64 " packets to their flow's worker (%" PRIu64
-                " as headers, %" PRIu64 " as mbufs), %" PRIu64 " dropped%s\n", t.w.fwd_sent,
-                t.w.fwd_headers, t.w.fwd_zero_copy, t.w.fwd_drops,
+                " as headers, %" PRIu64 " as mbufs, %" PRIu64 " copied), %" PRIu64 " dropped%s\n",
+                t.w.fwd_sent, t.w.fwd_headers, t.w.fwd_zero_copy,
+                t.w.fwd_sent - t.w.fwd_headers - t.w.fwd_zero_copy, t.w.fwd_drops,
                 t.w.fwd_drops ? " (DROPPED: the owner's hand-over ring was full)" : "");
     fprintf(f, "  output: %" PRIu64 " flow log lines, %" PRIu64 " dns lines, %" PRIu64
             " finding publications\n", STAT_GET(p->out.flow_lines), STAT_GET(p->out.dns_lines),

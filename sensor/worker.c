@@ -1579,19 +1579,21 @@ parts_split(struct worker *w, struct cap_source *src, const struct parts_baton *
         for (int i = 0; i < n; i++, idx++) {
             prefetch_ahead(burst, (unsigned)n, (unsigned)i);
             const struct cap_pkt *pk = &burst[i];
-            if (i + 1 < n)
-                __builtin_prefetch(&w->own.p[w->own.n + 1], 1);
+            struct parts_own *m = &w->own;
+            if (m->n == m->cap && parts_own_grow(m) < 0)
+                goto nomem;
             if (parts_clock(&clock, &next_tick, pk->ts_ns) &&
                 parts_send_ctl(w, -1u, FWD_TICK, idx, clock) < 0)
                 goto nomem;
-            struct dec_pkt p, q;
-            enum dec_status st = dec_packet(w->dec, pk->linktype, pk->data, pk->caplen, &p);
+            /* decoded where it is kept if it is this worker's own */
+            struct dec_pkt *p = &m->p[m->n], q;
+            enum dec_status st = dec_packet(w->dec, pk->linktype, pk->data, pk->caplen, p);
             /* the packet's own flow's worker, and the quoted flow's for an
              * ICMP error (as when every worker reads every packet) */
-            unsigned o = dec_has_flow(st) ? dv_worker(dispatch_of_pkt(&p), w->n_fwd) : w->id;
+            unsigned o = dec_has_flow(st) ? dv_worker(dispatch_of_pkt(p), w->n_fwd) : w->id;
             unsigned oq = o;
-            if (dec_has_flow(st) && is_unreachable(&p) && decode_quote(&p, &q)) {
-                q.vlan = p.vlan;
+            if (dec_has_flow(st) && is_unreachable(p) && decode_quote(p, &q)) {
+                q.vlan = p->vlan;
                 oq = dv_worker(dispatch_of_pkt(&q), w->n_fwd);
             }
             if (pk->ts_ns < clock && (parts_send_ctl(w, o, FWD_CLOCK, idx, clock) < 0 ||
@@ -1602,20 +1604,16 @@ parts_split(struct worker *w, struct cap_source *src, const struct parts_baton *
                                         : parts_send_pkt(w, oq, FWD_QUOTE, pk, off)) < 0)
                 goto nomem;
             if (o == w->id) {
-                struct parts_own *m = &w->own;
-                if (m->n == m->cap && parts_own_grow(m) < 0)
-                    goto nomem;
                 m->b[m->n] = *pk;
-                m->p[m->n] = p;
                 m->st[m->n] = st;
                 m->ix[m->n++] = idx;
                 continue;
             }
-            if (!dec_has_flow(st) || fwd_headers_enough(w, &p)) {
-                struct fwd_dec *d = parts_reserve(w, o, fwd_dec_len(p.family), FWD_DEC);
+            if (!dec_has_flow(st) || fwd_headers_enough(w, p)) {
+                struct fwd_dec *d = parts_reserve(w, o, fwd_dec_len(p->family), FWD_DEC);
                 if (!d)
                     goto nomem;
-                fwd_dec_fill(d, pk, st, &p);
+                fwd_dec_fill(d, pk, st, p);
                 d->idx_off = off;
                 if (o != w->id)
                     w->st.fwd_headers++;

@@ -406,9 +406,10 @@ else:
 # idle_sleep_us=0 (the copy run): polled without pause, never slept
 sleeps_ok = s["idle_sleeps"] == 0 if mode == "copy" else s["idle_sleeps"] > 0
 # the summary at exit says it too
-said = re.findall(r"hand-over: (\d+) packets to their flow's worker \((\d+) as headers, (\d+) as mbufs\), (\d+) dropped",
+said = re.findall(r"hand-over: (\d+) packets to their flow's worker \((\d+) as headers, (\d+) as mbufs, (\d+) copied\), (\d+) dropped",
                   open(sys.argv[3]).read())
-said_ok = said and [int(x) for x in said[-1]] == [h["sent"], h["headers"], h["zero_copy"], h["drops"]]
+said_ok = said and [int(x) for x in said[-1]] == [h["sent"], h["headers"], h["zero_copy"],
+                                                  h["sent"] - h["headers"] - h["zero_copy"], h["drops"]]
 if not said_ok:
     print("     the summary's hand-over line: %s" % (said[-1:] or "missing"))
 sys.exit(0 if len(pw) == 2 and min(pw) > 0 and h["sent"] > 0 and h["sent"] == h["received"]
