@@ -19,11 +19,16 @@
 # A last line replays a SYN flood from spoofed sources (every packet a new
 # flow, the flow table full and evicting) with the same attacks in it.
 #
+# With 2 workers, replay reads the file in parts (replay_part_kb): each
+# worker reads its own parts and hands each packet to its flow's worker; a
+# second 2-worker line has every worker read every packet instead
+# (replay_part_kb=0), as before session 13.
+#
 # Two more lines put the cores in context: one worker with everything else
 # on the same core too (taskset), and two cores each fed its own half of the
 # flows (scripts/split-flows.py; two sensors, one per core), which is what
 # each worker receives live, where the kernel's fanout group or a NIC's RSS
-# splits the traffic, while in replay every worker reads the whole file.
+# splits the traffic: nothing is handed over between workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5000000}
@@ -122,6 +127,7 @@ done
 printf '%-36s %6.2f Mpps   (reading the file only)\n' "cat > /dev/null" "$(median <"$dir/cat.txt" | awk '{print $1/1e6}')"
 run_mg "mirrorguard replay, 1 worker" --workers 1
 run_mg "mirrorguard replay, 2 workers" --workers 2
+run_mg "replay, 2 workers, each reads all" --workers 2 --set replay_part_kb=0
 run_mg "mirrorguard replay --capture pcap" --capture pcap --workers 1
 RUN_ON=0 run_mg "1 worker, all threads on one core" --workers 1
 halves=$dir/bench-v3-$N.flows2

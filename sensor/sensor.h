@@ -55,6 +55,8 @@ struct worker_stats {
     uint64_t fwd_drops;             /* ... lost because that worker's ring was full */
     uint64_t fwd_zero_copy;         /* ... handed over as the source's buffer, not copied */
     uint64_t fwd_headers;           /* ... handed over as their decoded headers (fwd_dec) */
+    uint64_t fwd_overflow;          /* replay in parts: records that found the ring full and waited */
+    uint64_t part_waits;            /* replay in parts: waits for another worker (a part, the baton) */
     uint64_t idle_sleeps;           /* live DPDK: sleeps on an idle queue (worker_idle) */
     uint64_t icmp_matched;          /* ICMP unreachables that failed a flow of ours */
     uint64_t icmp_unmatched;        /* ... that found no such flow */

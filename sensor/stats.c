@@ -55,6 +55,8 @@ sum(const struct pipeline *p, struct totals *t)
         t->w.fwd_drops += s->fwd_drops;
         t->w.fwd_zero_copy += s->fwd_zero_copy;
         t->w.fwd_headers += s->fwd_headers;
+        t->w.fwd_overflow += s->fwd_overflow;
+        t->w.part_waits += s->part_waits;
         t->w.idle_sleeps += s->idle_sleeps;
         t->w.icmp_unmatched += s->icmp_unmatched;
         t->w.cpu_seconds += s->cpu_seconds;
@@ -201,8 +203,9 @@ stats_write_json(const char *path, const struct pipeline *p, double wall_s)
     fprintf(f, ",\"icmp_unreachable\":{\"matched\":%" PRIu64 ",\"unmatched\":%" PRIu64 "}",
             t.w.icmp_matched, t.w.icmp_unmatched);
     fprintf(f, ",\"handover\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"drops\":%" PRIu64
-            ",\"zero_copy\":%" PRIu64 ",\"headers\":%" PRIu64 "}", t.w.fwd_sent, t.w.fwd_received,
-            t.w.fwd_drops, t.w.fwd_zero_copy, t.w.fwd_headers);
+            ",\"zero_copy\":%" PRIu64 ",\"headers\":%" PRIu64 ",\"overflow\":%" PRIu64
+            ",\"waits\":%" PRIu64 "}", t.w.fwd_sent, t.w.fwd_received,
+            t.w.fwd_drops, t.w.fwd_zero_copy, t.w.fwd_headers, t.w.fwd_overflow, t.w.part_waits);
     fprintf(f, ",\"idle_sleeps\":%" PRIu64, t.w.idle_sleeps);
     fprintf(f, ",\"new_flows_per_second\":%.1f,\"per_worker\":[",
             wall_s > 0 ? (double)t.f.created / wall_s : 0.0);

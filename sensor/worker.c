@@ -1397,6 +1397,7 @@ parts_wait(struct worker *w)
 {
     if (parts_stopped(w))
         return -1;
+    w->st.part_waits++;
     parts_push_all(w);
     parts_mark(w);
     ring_flush(w->out);
@@ -1448,7 +1449,7 @@ parts_reserve(struct worker *w, unsigned o, uint32_t len, uint32_t kind)
     e->kind = kind;
     v->len += need;
     v->cur = 1;
-    w->st.ring_waits++;
+    w->st.fwd_overflow++;
     return e + 1;
 }
 
