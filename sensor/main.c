@@ -688,9 +688,11 @@ cmd_replay(int argc, char **argv)
 #endif
     dec_cfg_init(&g_dec, c.decoder.vxlan_ports, c.decoder.n_vxlan_ports,
                  c.decoder.geneve_ports, c.decoder.n_geneve_ports, c.decoder.max_depth);
-    /* Replay with N workers: each reads every file and keeps the flows that
-     * hash to it (worker.n_share), and the detection thread merges their
-     * records back into stream order: any N gives the same records. */
+    /* Replay with N workers: each reads its parts of the files and hands
+     * each packet to its flow's worker (replay_parts()), or, for pcapng or
+     * replay_part_kb 0, each reads every file and keeps the flows that hash
+     * to it (worker.n_share); the detection thread merges their records
+     * back into stream order: any N gives the same records. */
     unsigned nw = c.workers ? c.workers : 1;
     struct worker *ws = workers_new(&c, c.ring_block);
     if (!ws) {
@@ -718,9 +720,10 @@ cmd_replay(int argc, char **argv)
         }
     }
 #endif
-    /* Each worker reads each file itself. (Reading a file once into chunks
-     * that all workers walk was tried: no faster, as the second worker then
-     * takes every line of the chunk from the other core's cache.) */
+    /* Each worker opens each file itself (and reads every packet, or its
+     * parts). (Reading a file once into chunks that all workers walk was
+     * tried: no faster, as the second worker then takes every line of the
+     * chunk from the other core's cache.) */
     for (int i = 0; i < o.n_files && !dpdk; i++) {
         struct cap_source *s[MG_MAX_WORKERS] = { 0 };
         int bad = 0;

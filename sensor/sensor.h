@@ -99,7 +99,8 @@ struct worker {
     uint64_t now_ns;                /* worker clock: newest packet time */
     uint64_t next_tick_ns;          /* the clock reaching this ticks (next second) */
     uint64_t rec_seq;
-    /* Replay with several workers: every worker reads every packet and keeps
+    /* Replay with several workers, not in parts (replay_part_kb 0, or a
+     * pcapng file; else see baton below): every worker reads every packet and keeps
      * those whose flow's dispatch value (decoders/dispatch.h) is its id
      * modulo n_share, so the packets of a
      * flow, both directions, meet in one worker and each worker's clock is
