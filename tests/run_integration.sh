@@ -195,15 +195,18 @@ if [ -n "$MG_ASAN" ] && [ -x "$MG_ASAN" ]; then
     nf=0; nbad=0
     while IFS= read -r -d '' p; do
         nf=$((nf+1))
-        # 1, 2 or 3 workers in turn: the merge and the dispatch see hostile input too
+        # 1, 2 or 3 workers in turn: the merge and the dispatch see hostile
+        # input too; several workers read classic pcap in parts of 1 KB, so
+        # records cross parts' ends
         if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$MG_ASAN" replay --flows-out /dev/null \
-                --workers $((nf % 3 + 1)) --dns-out /dev/null "$p" >/dev/null 2>"$OUT/asan.err"; then
+                --workers $((nf % 3 + 1)) --set replay_part_kb=1 --dns-out /dev/null "$p" \
+                >/dev/null 2>"$OUT/asan.err"; then
             if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$OUT/asan.err"; then
                 nbad=$((nbad+1)); echo "     sanitizer: $p"; head -20 "$OUT/asan.err"
             fi
         fi
     done < <(find "$SHARED/pcaps" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -print0)
-    if [ "$nbad" = 0 ] && [ "$nf" -gt 0 ]; then ok "ASan+UBSan replay of $nf shared captures (1-3 workers)"; else bad "sanitizer errors in $nbad of $nf captures"; fi
+    if [ "$nbad" = 0 ] && [ "$nf" -gt 0 ]; then ok "ASan+UBSan replay of $nf shared captures (1-3 workers, in 1 KB parts)"; else bad "sanitizer errors in $nbad of $nf captures"; fi
     # the DPDK hand-over (headers and mbufs between two live workers) under
     # the sanitizers: a report aborts the sensor, and the test fails on it
     if "$MG_ASAN" --version | grep -qw dpdk; then
@@ -218,6 +221,21 @@ if [ -x tests/live_veth.sh ]; then
 fi
 if [ -n "${MG_TSAN:-}" ] && [ -x "$MG_TSAN" ]; then
     check "live, 2 workers, stats every second: no ThreadSanitizer report" tests/live_tsan.sh "$MG_TSAN" "$OUT"
+    # replay in parts: the baton, the hand-over rings, the marks to the merge
+    tsan_parts() {
+        local c w
+        for c in demo/mirror-demo.pcap udp-scan/input.pcap dns-tunnel/input.pcap; do
+            for w in 2 4; do
+                TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$MG_TSAN" replay \
+                    -c "pcaps/$(dirname "$c")/sensor.yaml" --workers "$w" --set replay_part_kb=1 \
+                    --flows-out "$OUT/tsan-parts.flows" --dns-out /dev/null "pcaps/$c" || return 1
+                "$MG" replay -c "pcaps/$(dirname "$c")/sensor.yaml" --flows-out "$OUT/one.flows" \
+                    --dns-out /dev/null "pcaps/$c" 2>/dev/null || return 1
+                cmp "$OUT/one.flows" "$OUT/tsan-parts.flows" || return 1
+            done
+        done
+    }
+    check "replay in 1 KB parts, 2 and 4 workers, three captures: no ThreadSanitizer report, one worker's flows" tsan_parts
     if "$MG_TSAN" --version | grep -qw dpdk; then
         check "the same through DPDK, the workers handing packets over: no ThreadSanitizer report" \
             env LIVE_TSAN_SOURCE=dpdk tests/live_tsan.sh "$MG_TSAN" "$OUT"
