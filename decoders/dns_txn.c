@@ -45,10 +45,13 @@
  * packet time is not, and expiry just pops from its head while the head is
  * old enough - amortised O(1) per query, never a scan. The records still
  * carry the packets' own times (query_ns, response_ns). dns_txn_on_msg()
- * runs the same expiry before it looks anything up, so whether a late
- * response pairs does not depend on how often the caller calls
- * dns_txn_expire(). A query expires once clock - stamp >= timeout_ns; with
- * a timeout of 0 no query ever waits for a later packet.
+ * expires the query it finds if that one is as old as the timeout, so
+ * whether a late response pairs does not depend on how often the caller
+ * calls dns_txn_expire(); the other queries expire only there (which
+ * expired at a message would depend on which messages the table sees: with
+ * several workers, the records' order would depend on their number). A
+ * query expires once clock - stamp >= timeout_ns; with a timeout of 0 no
+ * query ever pairs with a later packet.
  *
  * Callbacks. The record passed to 'emit' lives in the table and is only
  * valid during the call: copy it (into a ring slot) before returning, and
@@ -323,7 +326,6 @@ void dns_txn_on_msg(struct dns_txn_table *t, const struct dns_msg *m,
 
     if (c->ts_ns > t->clock)
         t->clock = c->ts_ns;
-    expire_clock(t, emit, arg);
 
     memset(&k, 0, sizeof(k));
     k.id = m->id;
@@ -343,6 +345,18 @@ void dns_txn_on_msg(struct dns_txn_table *t, const struct dns_msg *m,
     }
 
     uint32_t i = lookup(t, &k);
+    /* A query as old as the timeout is done, whether or not the timers
+     * have written it yet: it is written now, as unanswered, and pairs
+     * with nothing. Only this message's own query: which other queries
+     * expire here would depend on which messages this table sees, and
+     * with several workers each sees only its flows' (the records' order
+     * would then depend on the number of workers). */
+    if (i != NIL && t->clock - t->ent[i].stamp >= t->timeout) {
+        t->st.unanswered++;
+        emit_rec(t, &t->ent[i], NULL, NULL, 0, emit, arg);
+        release(t, i);
+        i = NIL;
+    }
 
     if (m->qr) {                                        /* a response */
         t->st.responses++;

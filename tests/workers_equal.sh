@@ -44,7 +44,7 @@ else
     for f in zeek/ssh-bruteforce/sshguess.pcap peafowl/stratum.pcap ndpi/c2/emotet.pcap \
              ndpi/benign/1kxun.pcap ndpi/benign/weibo.pcap ndpi/tor/tor.pcap \
              domainator/iodine/iodine_upload-big_240731.pcapng ndpi/dns/dns_fragmented.pcap \
-             zeek/vxlan/vxlan.pcap; do
+             zeek/vxlan/vxlan.pcap domainator/saitama/saitama_handshake-offline_240223.pcapng; do
         [ -f "$S/$f" ] && cases+=("-|$S/$f")
     done
     python3 - "$HERE/pcaps/demo/mirror-demo.pcap" "$OUT" <<'PY'
