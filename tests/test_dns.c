@@ -985,6 +985,19 @@ static void test_txn_timeout(void)
     struct dns_txn_stats st;
     dns_txn_stats(t, &st);
     CU_ASSERT_EQUAL(st.unanswered, 4);
+
+    /* A message expires its own query only: another one, timed out too,
+     * waits for dns_txn_expire(), so which queries a message writes out
+     * does not depend on the other flows' messages the table sees (with
+     * several workers each table sees only its own flows'). */
+    ctx4(&c, 1, 5555, 20000);
+    dns_txn_on_msg(t, &q, &c, rec_cb, &rs);     /* times out at 21000 */
+    ctx4(&c, 1, 6666, 22000);
+    dns_txn_on_msg(t, &q, &c, rec_cb, &rs);     /* another flow, later */
+    CU_ASSERT_EQUAL(rs.n, 5);
+    dns_txn_expire(t, 22000, rec_cb, &rs);
+    CU_ASSERT_EQUAL_FATAL(rs.n, 6);
+    CU_ASSERT_EQUAL(rs.r[5].cport, 5555);
     dns_txn_free(t);
 }
 
