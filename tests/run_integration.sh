@@ -120,6 +120,8 @@ check "scenario captures (tests/run_scenarios.sh)" tests/run_scenarios.sh "$MG" 
 # records (scenarios, demo, real captures), through the file reader and DPDK
 check "workers 1/2/4: identical records (tests/workers_equal.sh)" \
     tests/workers_equal.sh "$MG" "$OUT/workers"
+check "replay in parts with a full hand-over ring: records wait in memory, none lost (tests/replay_parts.sh)" \
+    tests/replay_parts.sh "$MG" "$OUT/replay-parts"
 if "$MG" --version 2>&1 | grep -q dpdk; then
     check "workers 1/2/4 through DPDK: identical records" \
         tests/workers_equal.sh "$MG" "$OUT/workers-dpdk" --capture dpdk pcaps/syn-scan/input.pcap \
