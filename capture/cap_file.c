@@ -609,7 +609,8 @@ static void stream_refill(struct cap_file *f)
 }
 
 /* Read file bytes into buf[len..len+want): 0, or -1 at a read error. A
- * short count (the file ends) clears 'more'. */
+ * short count means the file ends there (it may have shrunk since it was
+ * measured): no more bytes are expected beyond. */
 static int part_read(struct cap_file *f, size_t want)
 {
     while (want) {
@@ -620,8 +621,10 @@ static int part_read(struct cap_file *f, size_t want)
             set_err(f, "read error: %s", strerror(errno));
             return -1;
         }
-        if (r == 0)
+        if (r == 0) {
+            f->fsize = f->sbase + f->len;
             break;
+        }
         f->len += (size_t)r;
         want -= (size_t)r;
     }
@@ -995,7 +998,7 @@ int cap_file_part_load(struct cap_source *s, uint64_t part)
         end = f->fsize;
     if (part_read(f, (size_t)(end - start)) < 0)
         return -1;
-    f->pend = (size_t)(end - start);
+    f->pend = f->len;                   /* less than asked if the file shrank since */
     return 0;
 }
 
@@ -1023,8 +1026,6 @@ void cap_file_part_rewind(struct cap_source *s)
 int cap_file_part_end(struct cap_source *s, uint64_t *next)
 {
     struct cap_file *f = (struct cap_file *)s;
-    if (f->off < f->part_off)
-        f->off = f->part_off;
     *next = (uint64_t)f->sbase + f->off;
     if (f->broken)
         return 0;
