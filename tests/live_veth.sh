@@ -426,7 +426,12 @@ EOF
         TRPID=$!
         sleep 0.3
         stop_mg "dpdk2stop$k" TERM
+        # $! is the shell function's subshell: tcpreplay is its child, and
+        # left running it would feed the next step (seen once: 18,019
+        # capture drops in the SIGINT step)
+        pkill -f "tcpreplay -q -i $IF_TX" 2>/dev/null
         kill "$TRPID" 2>/dev/null; wait "$TRPID" 2>/dev/null
+        while pgrep -f "tcpreplay -q -i $IF_TX" >/dev/null; do sleep 0.1; done
         [ "$RC" = 0 ] || fail "dpdk2stop$k: exit status $RC"
         "$PY" - "$W/dpdk2stop$k.stats.json" <<'EOF' || fail "dpdk, 2 workers stopped under traffic: packets handed over and not taken"
 import json, sys
