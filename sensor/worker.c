@@ -683,8 +683,9 @@ worker_burst(struct worker *w, const struct cap_pkt *b, unsigned n, const uint64
     burst_account(w, b, n, p, h, ok, own, NULL, ix);
 }
 
-/* Add what a source has counted so far to 'to'. Every replay worker reads
- * the whole file: only worker 0 counts it. */
+/* Add what a source has counted so far to 'to'. Where every replay worker
+ * reads the whole file (n_share) only worker 0 counts it; in parts each
+ * counts the parts it read. */
 static void
 add_src_stats(const struct worker *w, struct cap_source *src, struct cap_stats *to)
 {
@@ -776,7 +777,7 @@ worker_finish(struct worker *w)
     ring_flush(w->out);
 }
 
-/* ==== Hand-over between live workers (n_fwd > 1) ==== */
+/* ==== Hand-over between workers (n_fwd > 1: live DPDK; replay in parts, below) ==== */
 
 /* The kinds of record in a hand-over ring: packets (FWD_PKT, FWD_DEC) and,
  * replay in parts only, what a part's reader tells every worker
@@ -1154,10 +1155,11 @@ fwd_finish(struct worker *w)
  * With several workers, a replay of classic pcap files need not have every
  * worker read every packet (n_share): worker k reads parts k, k+N, ... of
  * the files (cap_file_parts; parts counted over all files), decodes each
- * packet of them once and hands it to its flow's worker, itself included,
- * as live DPDK does (FWD_DEC, or FWD_PKT copied where the payload is read:
- * DNS, ICMP). A worker takes the parts in file order, each from the ring of
- * its reader, so it sees its packets in the order of the file, and what it
+ * packet of them once and hands it to its flow's worker as live DPDK does
+ * (FWD_DEC, or FWD_PKT copied where the payload is read: DNS, ICMP); its
+ * own it keeps decoded (worker.own) until it takes that part. A worker
+ * takes the parts in file order, each from the ring of its reader (its
+ * own from worker.own), so it sees its packets in the order of the file, and what it
  * would have learnt from the packets it does not see comes with them: each
  * packet's index in the stream (mg_rec.order), the ticks (FWD_TICK, to every
  * worker) and the clock where a packet is older than the newest before it
@@ -1166,9 +1168,11 @@ fwd_finish(struct worker *w)
  * Only the reading of a part can tell where the next one's first record
  * starts: a worker loads its part's bytes, waits for the baton (struct
  * parts_baton), walks the part's record headers and passes the baton on,
- * then reads the part again to split it. A worker that must wait (for the
- * baton, a part, room in a ring) takes what it may meanwhile, and tells the
- * merge how far it has come (REC_MARK): no worker waits on one that waits. */
+ * then reads the part again to split it. A part's reader never waits for
+ * room in a ring (parts_reserve); a worker that waits (for the baton, a
+ * part, or room in its ring to the detection thread) pushes out what it
+ * owes the others meanwhile, takes what it may, and tells the merge how far
+ * it has come (REC_MARK): no worker waits on one that waits for it. */
 
 /* The replay clock moving to a packet's time (as burst_account() moves
  * it): 1 when a tick comes before the packet. */
