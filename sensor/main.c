@@ -643,10 +643,8 @@ replay_parts(const struct cfg *c, struct worker *ws, unsigned nw, int n_files)
         ws[k].n_share = 1;
         ws[k].baton = bt;
         ws[k].n_parts = np;
-        if (!(ws[k].ovf = calloc(nw, sizeof(*ws[k].ovf)))) {
-            ws[0].baton = bt, ws[0].n_parts = np;   /* for workers_free() */
-            return -1;
-        }
+        if (!(ws[k].ovf = calloc(nw, sizeof(*ws[k].ovf))))
+            return -1;                  /* workers_free() frees bt and np (ws[0]'s) */
     }
     return workers_link(ws, nw);
 }

@@ -121,9 +121,9 @@ struct worker {
     uint32_t fwd_take_max;          /* beyond this many, hand over copies */
     /* Replay in parts (replay_part_kb): with n_fwd workers, this one reads
      * parts id, id + n_fwd, ... of the files (counted over all files) and
-     * hands each packet to its flow's worker, itself included (fwd_out[id]
-     * is its own ring), as headers where that is enough. It takes the parts
-     * in file order from the ring of each part's reader. NULL: not in parts. */
+     * hands each packet of another worker's flow to it, as headers where
+     * that is enough, keeping its own (own, below). It takes the parts in
+     * file order from the ring of each part's reader. NULL: not in parts. */
     struct parts_baton *baton;
     const uint64_t *n_parts;        /* parts of each file */
     uint64_t part_next;             /* the next part to take */
