@@ -13,7 +13,9 @@
 # and hands all of it over (~5.7 MB of records) while worker 1 is busy
 # splitting part 1, its own. Pass: the records of 2 and 4 workers are the
 # one worker's, every packet handed over was taken, and with 2 workers some
-# records did wait in memory (so the path was taken).
+# records did wait in memory (so the path was taken). Then three captures
+# in one replay, in parts of 7 KB read by 3 workers, so that the parts are
+# counted on across the files' ends: the one worker's records again.
 set -u
 MG=${1:?usage: replay_parts.sh MG OUT}
 OUT=${2:?usage: replay_parts.sh MG OUT}
@@ -81,3 +83,16 @@ print("replay_parts: ok (%d packets of one flow in 2 parts: 2 and 4 workers give
       "records; with 2, %d handed over, %d of them waited for room in memory)"
       % (one["packets"], h["sent"], h["overflow"]))
 PY
+
+# several files: the parts and the baton go on from one file to the next
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+files=("$HERE/pcaps/demo/mirror-demo.pcap" "$HERE/pcaps/udp-scan/input.pcap" "$HERE/pcaps/dns-tunnel/input.pcap")
+for w in 1 3; do
+    timeout 120 "$MG" replay --workers "$w" --set replay_part_kb=7 --flows-out "$OUT/files.flows.$w" \
+        --dns-out "$OUT/files.dns.$w" --findings-out "$OUT/files.findings.$w" "${files[@]}" \
+        >/dev/null 2>"$OUT/files.err" || fail "three files, $w workers: $(tail -1 "$OUT/files.err")"
+done
+for k in flows dns findings; do
+    cmp -s "$OUT/files.$k.1" "$OUT/files.$k.3" || fail "three files: $k differ with 3 workers"
+done
+echo "replay_parts: ok (three files in one replay, 7 KB parts, 3 workers: $(wc -l <"$OUT/files.flows.1") flow lines, the one worker's)"
