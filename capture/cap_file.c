@@ -1,8 +1,12 @@
-/* capture/cap_file.c - memory-mapped, bounds-checked pcap and pcapng reader.
+/* capture/cap_file.c - bounds-checked pcap and pcapng reader.
  *
- * This is the replay fast path. The whole file is mapped read-only and the
+ * This is the replay fast path. A classic pcap is read with read() into one
+ * 4 MB buffer that stays in the cache (measured cheaper in this VM than
+ * touching every packet through a mapping), or, by several replay workers,
+ * in parts with pread() (cap_file_parts, at the end); a pcapng file is
+ * mapped read-only (its blocks refer back to interface descriptions). The
  * packet descriptors handed out by rx_burst() point straight into the
- * mapping, so a packet costs a few loads and stores and no copy; its data
+ * buffer or the mapping, so a packet costs a few loads and stores; its data
  * stays valid until the next rx_burst() (pages far behind the read position
  * are given back, see file_rx_burst). libpcap's pcap_next_ex() goes through a
  * per-packet callback and a copy and tops out at a few million packets per
