@@ -282,10 +282,11 @@ icmp_unreachable(struct worker *w, const struct dec_pkt *p, uint64_t ts)
     if (!decode_quote(p, &q))
         return;
     q.vlan = p->vlan;
-    if (w->n_share > 1 && dv_worker(dispatch_of_pkt(&q), w->n_share) != w->id)
+    /* every replay worker sees the error (n_share), or, in parts, the
+     * worker of the quoted flow has a copy (FWD_QUOTE) */
+    unsigned share = w->baton ? w->n_fwd : w->n_share;
+    if (share > 1 && dv_worker(dispatch_of_pkt(&q), share) != w->id)
         return;                         /* the quoted flow is another worker's */
-    if (w->baton && dv_worker(dispatch_of_pkt(&q), w->n_fwd) != w->id)
-        return;                         /* replay in parts: it has a copy (FWD_QUOTE) */
     w->order = (w->order & ~7ull) | REC_STAGE_REJECT;
     if (flow_reject(w->flows, &q, &ev)) {
         ev.ts_ns = ts;
@@ -1250,21 +1251,15 @@ parts_ctl(struct worker *w, uint32_t kind, const struct fwd_ctl *c)
 /* An ICMP error whose own flow is another worker's, for the flow it quotes,
  * which is this worker's (as burst_account() does with it). */
 static void
-parts_quote_at(struct worker *w, const struct fwd_pkt *f, const uint8_t *data, uint64_t idx)
+parts_quote(struct worker *w, const struct cap_pkt *b, uint64_t idx)
 {
     struct dec_pkt p;
-    if (f->ts_ns > w->now_ns)
-        w->now_ns = f->ts_ns;           /* the tick, if any, came before it */
-    if (!dec_has_flow(dec_packet(w->dec, f->linktype, data, f->caplen, &p)))
+    if (b->ts_ns > w->now_ns)
+        w->now_ns = b->ts_ns;           /* the tick, if any, came before it */
+    if (!dec_has_flow(dec_packet(w->dec, b->linktype, b->data, b->caplen, &p)))
         return;
     w->order = REC_ORDER(idx, REC_STAGE_FLOW);
-    icmp_unreachable(w, &p, f->ts_ns);
-}
-
-static void
-parts_quote(struct worker *w, const struct fwd_pkt *f, uint64_t base)
-{
-    parts_quote_at(w, f, f->data, base + f->idx_off);
+    icmp_unreachable(w, &p, b->ts_ns);
 }
 
 /* Take this worker's own part: its own packets, decoded when it was split,
@@ -1278,9 +1273,7 @@ parts_take_own(struct worker *w)
         if (e < o->nev && (i == o->n || o->ev[e].idx <= o->ix[i])) {
             const struct parts_ev *v = &o->ev[e++];
             if (v->kind == FWD_QUOTE) {
-                struct fwd_pkt f = { .ts_ns = v->b.ts_ns, .caplen = v->b.caplen,
-                                     .linktype = v->b.linktype };
-                parts_quote_at(w, &f, v->b.data, v->idx);
+                parts_quote(w, &v->b, v->idx);
             } else {
                 struct fwd_ctl c = { .idx = v->idx, .clock = v->clock };
                 (void)parts_ctl(w, v->kind, &c);
@@ -1339,18 +1332,21 @@ parts_take(struct worker *w, uint64_t upto)
             if (n)
                 break;                          /* the burst first, then this */
             at = pos;
-            if (kind == FWD_QUOTE)
-                parts_quote(w, rec, w->part_base);
-            else if ((end = parts_ctl(w, kind, rec)))
+            if (kind == FWD_QUOTE) {
+                const struct fwd_pkt *f = rec;
+                struct cap_pkt q;
+                fwd_pkt_cap(f, &q);
+                parts_quote(w, &q, w->part_base + f->idx_off);
+            } else if ((end = parts_ctl(w, kind, rec))) {
                 break;
+            }
         }
         if (n) {
             if (burst_kind == FWD_DEC)
                 fwd_dec_burst(w, d, n, ix);
             else
                 worker_burst(w, b, n, ix);
-            if (w->part_next % w->n_fwd != w->id)
-                w->st.fwd_received += n;
+            w->st.fwd_received += n;            /* another's part: own is parts_take_own() */
         }
         ring_release_to(r, at);
         if (end)
@@ -1620,14 +1616,12 @@ parts_split(struct worker *w, struct cap_source *src, const struct parts_baton *
                     goto nomem;
                 fwd_dec_fill(d, pk, st, p);
                 d->idx_off = off;
-                if (o != w->id)
-                    w->st.fwd_headers++;
+                w->st.fwd_headers++;
                 parts_commit(w, o);
             } else if (parts_send_pkt(w, o, FWD_PKT, pk, off) < 0) {
                 goto nomem;
             }
-            if (o != w->id)
-                w->st.fwd_sent++;
+            w->st.fwd_sent++;                   /* another's: own ones went on above */
         }
     }
     w->own.end = idx;
