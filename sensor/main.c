@@ -636,7 +636,7 @@ replay_parts(const struct cfg *c, struct worker *ws, unsigned nw, int n_files)
             return 0;                   /* pcapng (or a source that cannot): all read all */
         }
     }
-    bt->first = cap_file_part_first(ws[0].srcs[0]);
+    bt->at.first = cap_file_part_first(ws[0].srcs[0]);
     for (unsigned k = 0; k < nw; k++) {
         for (int i = 0; i < n_files && k; i++)
             (void)cap_file_parts(ws[k].srcs[i], bytes);

@@ -73,10 +73,12 @@ struct worker_stats {
 struct parts_baton {
     _Atomic uint64_t ready;         /* the part (counted over all files) it is for */
     _Atomic int abort;              /* a worker stopped early: nobody waits any more */
-    uint64_t first;                 /* file offset of that part's first record */
-    uint64_t pkt_idx;               /* packets before it */
-    uint64_t clock, next_tick;      /* the worker clock there (now_ns, next_tick_ns) */
-    int ended;                      /* its file ended in an earlier part (bad record) */
+    struct parts_at {               /* the stream where that part begins */
+        uint64_t first;             /* file offset of its first record */
+        uint64_t pkt_idx;           /* packets before it */
+        uint64_t clock, next_tick;  /* the worker clock there (now_ns, next_tick_ns) */
+        int ended;                  /* its file ended in an earlier part (bad record) */
+    } at;
 };
 
 struct worker {

@@ -1460,19 +1460,15 @@ parts_commit(struct worker *w, unsigned o)
         ring_commit(w->fwd_out[o]);
 }
 
-/* Grow an array of n used of *cap elements of 'size' to hold one more: 0,
- * or -1 without memory. */
+/* *a to nc elements of 'size' (an array that grows, rarely): 0, or -1
+ * without memory (*a as it was). */
 static int
-parts_grow(void **a, size_t n, size_t *cap, size_t size)
+parts_realloc(void *a, size_t nc, size_t size)
 {
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 1024;
-    void *na = realloc(*a, nc * size);
+    void *na = realloc(*(void **)a, nc * size);
     if (!na)
         return -1;
-    *a = na;
-    *cap = nc;
+    *(void **)a = na;
     return 0;
 }
 
@@ -1481,19 +1477,8 @@ static int
 parts_own_grow(struct parts_own *m)
 {
     size_t nc = m->cap ? m->cap * 2 : 4096;
-    void *b = realloc(m->b, nc * sizeof(*m->b));
-    if (b)
-        m->b = b;
-    void *p = realloc(m->p, nc * sizeof(*m->p));
-    if (p)
-        m->p = p;
-    void *st = realloc(m->st, nc * sizeof(*m->st));
-    if (st)
-        m->st = st;
-    void *ix = realloc(m->ix, nc * sizeof(*m->ix));
-    if (ix)
-        m->ix = ix;
-    if (!b || !p || !st || !ix)
+    if (parts_realloc(&m->b, nc, sizeof(*m->b)) < 0 || parts_realloc(&m->p, nc, sizeof(*m->p)) < 0 ||
+        parts_realloc(&m->st, nc, sizeof(*m->st)) < 0 || parts_realloc(&m->ix, nc, sizeof(*m->ix)) < 0)
         return -1;
     m->cap = nc;
     return 0;
@@ -1505,8 +1490,12 @@ parts_own_ev(struct worker *w, uint32_t kind, uint64_t idx, uint64_t clock,
              const struct cap_pkt *b)
 {
     struct parts_own *o = &w->own;
-    if (parts_grow((void **)&o->ev, o->nev, &o->capev, sizeof(*o->ev)) < 0)
-        return -1;
+    if (o->nev == o->capev) {
+        size_t nc = o->capev ? o->capev * 2 : 1024;
+        if (parts_realloc(&o->ev, nc, sizeof(*o->ev)) < 0)
+            return -1;
+        o->capev = nc;
+    }
     struct parts_ev *e = &o->ev[o->nev++];
     e->idx = idx;
     e->clock = clock;
@@ -1564,7 +1553,7 @@ parts_send_pkt(struct worker *w, unsigned o, uint32_t kind, const struct cap_pkt
 /* Hand each packet of the part being read to its flow's worker, with the
  * stream state 'bt' (the baton the part began with): 0, or -1 (w->err). */
 static int
-parts_split(struct worker *w, struct cap_source *src, const struct parts_baton *bt)
+parts_split(struct worker *w, struct cap_source *src, const struct parts_at *bt)
 {
     struct cap_pkt burst[CAP_BURST];
     uint64_t idx = bt->pkt_idx, clock = bt->clock, next_tick = bt->next_tick;
@@ -1640,15 +1629,10 @@ nomem:
  * baton for the next part, 'out' (its file's next part, or, 'last', the
  * next file's first), then rewind it for parts_split(). */
 static void
-parts_walk(struct cap_source *src, const struct parts_baton *in, struct parts_baton *out,
-           int last)
+parts_walk(struct cap_source *src, const struct parts_at *in, struct parts_at *out, int last)
 {
     struct cap_pkt burst[CAP_BURST];
-    out->pkt_idx = in->pkt_idx;
-    out->clock = in->clock;
-    out->next_tick = in->next_tick;
-    out->ended = in->ended;
-    out->first = in->first;
+    *out = *in;
     if (!in->ended) {
         cap_file_part_begin(src, in->first);
         int n;
@@ -1698,18 +1682,8 @@ parts_main(struct worker *w)
             }
             if (parts_wait_baton(w, part) < 0)
                 return -1;
-            struct parts_baton in, out;
-            in.first = w->baton->first;
-            in.pkt_idx = w->baton->pkt_idx;
-            in.clock = w->baton->clock;
-            in.next_tick = w->baton->next_tick;
-            in.ended = w->baton->ended;
-            parts_walk(src, &in, &out, k + 1 == np);
-            w->baton->first = out.first;
-            w->baton->pkt_idx = out.pkt_idx;
-            w->baton->clock = out.clock;
-            w->baton->next_tick = out.next_tick;
-            w->baton->ended = out.ended;
+            struct parts_at in = w->baton->at;
+            parts_walk(src, &in, &w->baton->at, k + 1 == np);
             atomic_store_explicit(&w->baton->ready, part + 1, memory_order_release);
             if (parts_split(w, src, &in) < 0 || parts_take_all(w, part) < 0)
                 return -1;
@@ -1726,9 +1700,9 @@ parts_main(struct worker *w)
             return -1;
     if (parts_wait_baton(w, g) < 0)
         return -1;
-    if (w->baton->clock > w->now_ns)
-        w->now_ns = w->baton->clock;
-    w->pkt_idx = w->baton->pkt_idx;
+    if (w->baton->at.clock > w->now_ns)
+        w->now_ns = w->baton->at.clock;
+    w->pkt_idx = w->baton->at.pkt_idx;
     return 0;
 }
 
